@@ -1,0 +1,1 @@
+"""Entropy coder backends (filled in by the coders work)."""
