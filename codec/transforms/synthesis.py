@@ -1,0 +1,46 @@
+"""Synthesis transform g_s: latent y_hat -> image."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from s2lic.codec.layers.conv import deconv, subpel_conv
+from s2lic.codec.layers.enhancement import EnhancementConfig, EnhancementModule
+from s2lic.codec.transforms.stages import TransformConfig, build_stages
+
+__all__ = ["SynthesisTransform"]
+
+
+class SynthesisTransform(nn.Module):
+    """(Stride-2 deconv, Swin-V2 stage) x 3, sub-pixel conv to RGB, then enhancement.
+
+        y_hat (B,M,h,w) ─> deconv ─> stage0 ─> deconv ─> stage1 ─> deconv ─> stage2
+                        ─> subpel x2 ─> enh ─> x_hat (B, 3, 16h, 16w)
+
+    Args:
+        cfg: Swin stages in processing order (stride 8, 4, 2).
+        latent_channels: M.
+        enhancement: enhancement module size (channels 0 = none).
+        backend: attention backend.
+    """
+
+    def __init__(
+        self,
+        cfg: TransformConfig,
+        latent_channels: int,
+        enhancement: EnhancementConfig,
+        backend: str | None = None,
+    ) -> None:
+        super().__init__()
+        ins = (latent_channels, *cfg.dims[:-1])
+        self.up = nn.ModuleList(deconv(i, o, 3, stride=2) for i, o in zip(ins, cfg.dims))
+        self.stages = build_stages(cfg, backend)
+        self.out = subpel_conv(cfg.dims[-1], 3, 2)
+        self.enh = EnhancementModule(enhancement) if enhancement.channels else nn.Identity()
+
+    def forward(self, y_hat: torch.Tensor) -> torch.Tensor:
+        x = y_hat
+        for up, stage in zip(self.up, self.stages):
+            x = stage(up(x))
+        return self.enh(self.out(x))
