@@ -1,0 +1,45 @@
+"""Process-level settings that make CPU inference fast; called by entry points, never at import."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import sys
+
+__all__ = ["tune_allocator"]
+
+log = logging.getLogger(__name__)
+
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+
+
+def tune_allocator() -> bool:
+    """Keep freed tensor memory in the glibc heap instead of returning it to the OS.
+
+    glibc serves large blocks with mmap and unmaps them on free, so every activation
+    tensor is page-faulted in again; on the 2-core CI machine this made element-wise ops
+    up to 30x slower (a 3 MB multiply: 3.2 ms -> 0.1 ms) and the whole codec 2-5x slower.
+    The cost is that the process keeps up to ~1 GiB of freed memory for reuse.
+
+    Returns:
+        True if the settings were applied (glibc), False otherwise.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        ok = all(
+            libc.mallopt(param, value)
+            for param, value in (
+                (_M_MMAP_THRESHOLD, 32 << 20),
+                (_M_TRIM_THRESHOLD, 1 << 30),
+                (_M_TOP_PAD, 256 << 20),
+            )
+        )
+    except (OSError, AttributeError):
+        return False
+    log.debug("glibc allocator tuned: %s", ok)
+    return bool(ok)

@@ -1,0 +1,188 @@
+"""Weights: the manifest in `weights/`, verified loading, and seeded random weights.
+
+Weights live in ``weights/`` (the ``s2lic.weights`` package data) or in the folder named
+by ``$S2LIC_WEIGHTS``, as safetensors files listed in ``manifest.toml`` with their sha256.
+A model without trained weights is built from a fixed seed, so an encoder and a decoder
+on the same software stack get the same network; headers carry a 4-byte weights id so a
+decoder with other weights refuses the file instead of decoding garbage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from compressai.models.utils import update_registered_buffers
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from s2lic.codec.registry import ModelSpec, get_spec
+from s2lic.entropy.errors import S2LICError
+
+__all__ = [
+    "WeightsError",
+    "LoadedModel",
+    "weights_dir",
+    "read_manifest",
+    "load_model",
+    "save_weights",
+    "config_json",
+]
+
+_SEED = 20240321  # fixed: random-init models must be identical at both ends
+_FORMAT = "s2lic-weights-1"
+# Coding tables are stored with the weights (not recomputed) so that every machine
+# codes with bit-identical integer CDFs.
+_TABLE_BUFFERS = {
+    "entropy.entropy_bottleneck": ["_quantized_cdf", "_offset", "_cdf_length"],
+    "entropy.gaussian_conditional": ["_quantized_cdf", "_offset", "_cdf_length", "scale_table"],
+}
+
+
+class WeightsError(S2LICError):
+    """Weights are missing, corrupted, or do not fit the model."""
+
+
+@dataclass
+class LoadedModel:
+    """A ready-to-code network.
+
+    Attributes:
+        spec: its registry entry.
+        model: the network in eval mode with coding tables built.
+        weights_id: 4 bytes identifying the weights (stored in headers).
+        trained: False for seeded random weights.
+        source: file the weights came from, or "random (seed N)".
+    """
+
+    spec: ModelSpec
+    model: nn.Module
+    weights_id: bytes
+    trained: bool
+    source: str
+
+
+def weights_dir() -> Path:
+    """``$S2LIC_WEIGHTS`` if set, else the installed ``s2lic.weights`` folder."""
+    env = os.environ.get("S2LIC_WEIGHTS")
+    if env:
+        return Path(env)
+    return Path(str(resources.files("s2lic.weights")))
+
+
+def read_manifest(folder: Path | None = None) -> dict[str, Any]:
+    """The parsed ``manifest.toml`` (empty when absent)."""
+    path = (folder or weights_dir()) / "manifest.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise WeightsError(f"cannot read weights manifest {path}: {e}") from None
+
+
+def config_json(spec: ModelSpec) -> str:
+    """Canonical JSON of a model config (compared on load)."""
+    return json.dumps(dataclasses.asdict(spec.config), sort_keys=True)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _state_digest(model: nn.Module) -> bytes:
+    h = hashlib.sha256()
+    for key, t in sorted(model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.digest()
+
+
+def _random_model(spec: ModelSpec) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_SEED)
+        model = spec.factory(spec.config)
+    model.entropy.update(force=True)
+    return model
+
+
+def _load_file(spec: ModelSpec, path: Path, sha256: str | None) -> nn.Module:
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} is missing")
+    if sha256 is not None and _sha256(path) != sha256:
+        raise WeightsError(f"weights file {path} is corrupted (sha256 does not match the manifest)")
+    try:
+        state = load_file(str(path))
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsError(f"cannot read weights {path}: {e}") from None
+    if meta.get("format") != _FORMAT or meta.get("model") != spec.name:
+        raise WeightsError(f"{path} holds no s2lic weights for model {spec.name!r}")
+    if meta.get("config") != config_json(spec):
+        raise WeightsError(f"{path} was trained for another configuration of {spec.name!r}")
+    model = _random_model(spec)
+    for module_name, names in _TABLE_BUFFERS.items():
+        update_registered_buffers(model.get_submodule(module_name), module_name, names, state)
+    ref = model.state_dict()
+    state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in state.items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise WeightsError(f"weights {path} do not fit {spec.name!r}: {first}") from None
+    return model
+
+
+def load_model(
+    name: str, device: str | torch.device = "cpu", weights: str | Path | None = None
+) -> LoadedModel:
+    """Build `name` with its weights: `weights` file, else the manifest's, else random.
+
+    Raises:
+        UnknownModelError, WeightsError.
+    """
+    spec = get_spec(name)
+    if weights is not None:
+        path = Path(weights)
+        model = _load_file(spec, path, None)
+        trained, source, wid = True, str(path), bytes.fromhex(_sha256(path))[:4]
+    else:
+        entry = read_manifest().get(name)
+        if entry:
+            path = weights_dir() / entry["file"]
+            model = _load_file(spec, path, entry["sha256"])
+            trained, source, wid = True, str(path), bytes.fromhex(entry["sha256"])[:4]
+        else:
+            model = _random_model(spec)
+            trained, source, wid = False, f"random (seed {_SEED})", _state_digest(model)[:4]
+    model.eval().to(device)
+    return LoadedModel(spec, model, wid, trained, source)
+
+
+def save_weights(
+    spec: ModelSpec, model: nn.Module, path: str | Path, half: bool = True
+) -> str:
+    """Write shippable weights (fp16 floats, int tables as is); returns the sha256."""
+    model.entropy.update(force=True)
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+    }
+    meta = {"format": _FORMAT, "model": spec.name, "config": config_json(spec)}
+    save_file(state, str(path), metadata=meta)
+    return _sha256(Path(path))

@@ -1,0 +1,27 @@
+"""Shared fixtures: tests are CPU-only, offline, seeded and use tiny configs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A deterministic natural-ish (smooth + texture) uint8 RGB image (H, W, 3)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack(
+        [
+            128 + 80 * np.sin(xx / 9.0 + c) * np.cos(yy / 13.0 - c) + 10 * rng.standard_normal((h, w))
+            for c in range(3)
+        ],
+        axis=-1,
+    )
+    return np.clip(base, 0, 255).astype(np.uint8)

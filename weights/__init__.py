@@ -1,0 +1,1 @@
+"""Shipped weights of s2lic models (data only): see manifest.toml."""
