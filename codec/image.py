@@ -29,6 +29,7 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
 from s2lic.entropy.bitstream import ColorMode
 from s2lic.entropy.errors import LimitError, S2LICError
 

@@ -17,7 +17,14 @@ from s2lic.codec.transforms.stages import TransformConfig
 from s2lic.entropy.errors import S2LICError
 from s2lic.entropy.models.acgc import ACGCConfig
 
-__all__ = ["ModelSpec", "UnknownModelError", "get_spec", "spec_from_id", "list_models", "DEFAULT_MODEL"]
+__all__ = [
+    "ModelSpec",
+    "UnknownModelError",
+    "get_spec",
+    "spec_from_id",
+    "list_models",
+    "DEFAULT_MODEL",
+]
 
 
 class UnknownModelError(S2LICError):
@@ -56,10 +63,18 @@ _SPECS = (
         2,
         S2LICConfig(
             analysis=TransformConfig(
-                dims=(48, 96, 128), depths=(1, 1, 2), heads=(2, 4, 4), mlp_ratio=2.0, cpb_hidden=64
+                dims=(48, 96, 128),
+                depths=(1, 1, 2),
+                heads=(2, 4, 4),
+                mlp_ratio=2.0,
+                cpb_hidden=64,
             ),
             synthesis=TransformConfig(
-                dims=(128, 96, 48), depths=(2, 1, 1), heads=(4, 4, 2), mlp_ratio=2.0, cpb_hidden=64
+                dims=(128, 96, 48),
+                depths=(2, 1, 1),
+                heads=(4, 4, 2),
+                mlp_ratio=2.0,
+                cpb_hidden=64,
             ),
             enhancement=EnhancementConfig(
                 channels=24, growth=12, layers=3, unshuffle=2, depthwise=True
@@ -82,10 +97,18 @@ _SPECS = (
         3,
         S2LICConfig(
             analysis=TransformConfig(
-                dims=(16, 16, 32), depths=(1, 1, 1), heads=(1, 1, 2), mlp_ratio=1.0, cpb_hidden=16
+                dims=(16, 16, 32),
+                depths=(1, 1, 1),
+                heads=(1, 1, 2),
+                mlp_ratio=1.0,
+                cpb_hidden=16,
             ),
             synthesis=TransformConfig(
-                dims=(32, 16, 16), depths=(1, 1, 1), heads=(2, 1, 1), mlp_ratio=1.0, cpb_hidden=16
+                dims=(32, 16, 16),
+                depths=(1, 1, 1),
+                heads=(2, 1, 1),
+                mlp_ratio=1.0,
+                cpb_hidden=16,
             ),
             enhancement=EnhancementConfig(
                 channels=8, growth=4, layers=2, unshuffle=2, depthwise=True
@@ -125,7 +148,9 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise UnknownModelError(f"unknown model {name!r}; choose from {', '.join(_BY_NAME)}") from None
+        raise UnknownModelError(
+            f"unknown model {name!r}; choose from {', '.join(_BY_NAME)}"
+        ) from None
 
 
 def spec_from_id(model_id: int) -> ModelSpec:

@@ -1,4 +1,4 @@
-"""Process-level settings that make CPU inference fast; called by entry points, never at import."""
+"""Process settings for fast CPU inference; entry points apply them, imports never."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def tune_allocator() -> bool:
 
     glibc serves large blocks with mmap and unmaps them on free, so every activation
     tensor is page-faulted in again; on the 2-core CI machine this made element-wise ops
-    up to 30x slower (a 3 MB multiply: 3.2 ms -> 0.1 ms) and the whole codec 2-5x slower.
+    up to 30x slower (a 3 MB multiply: 3.2 ms -> 0.1 ms) and the codec 2-5x slower.
     The cost is that the process keeps up to ~1 GiB of freed memory for reuse.
 
     Returns:

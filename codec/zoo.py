@@ -1,7 +1,8 @@
 """Weights: the manifest in `weights/`, verified loading, and seeded random weights.
 
 Weights live in ``weights/`` (the ``s2lic.weights`` package data) or in the folder named
-by ``$S2LIC_WEIGHTS``, as safetensors files listed in ``manifest.toml`` with their sha256.
+by ``$S2LIC_WEIGHTS``, as safetensors files listed in ``manifest.toml``
+(with sha256).
 A model without trained weights is built from a fixed seed, so an encoder and a decoder
 on the same software stack get the same network; headers carry a 4-byte weights id so a
 decoder with other weights refuses the file instead of decoding garbage.
@@ -13,12 +14,12 @@ import dataclasses
 import hashlib
 import json
 import os
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import tomllib
 import torch
 from compressai.models.utils import update_registered_buffers
 from safetensors import SafetensorError, safe_open
@@ -44,7 +45,12 @@ _FORMAT = "s2lic-weights-1"
 # codes with bit-identical integer CDFs.
 _TABLE_BUFFERS = {
     "entropy.entropy_bottleneck": ["_quantized_cdf", "_offset", "_cdf_length"],
-    "entropy.gaussian_conditional": ["_quantized_cdf", "_offset", "_cdf_length", "scale_table"],
+    "entropy.gaussian_conditional": [
+        "_quantized_cdf",
+        "_offset",
+        "_cdf_length",
+        "scale_table",
+    ],
 }
 
 
@@ -124,7 +130,9 @@ def _load_file(spec: ModelSpec, path: Path, sha256: str | None) -> nn.Module:
     if not path.is_file():
         raise WeightsError(f"weights file {path} is missing")
     if sha256 is not None and _sha256(path) != sha256:
-        raise WeightsError(f"weights file {path} is corrupted (sha256 does not match the manifest)")
+        raise WeightsError(
+            f"weights file {path} is corrupted (sha256 does not match the manifest)"
+        )
     try:
         state = load_file(str(path))
         with safe_open(str(path), "pt") as f:
@@ -134,17 +142,23 @@ def _load_file(spec: ModelSpec, path: Path, sha256: str | None) -> nn.Module:
     if meta.get("format") != _FORMAT or meta.get("model") != spec.name:
         raise WeightsError(f"{path} holds no s2lic weights for model {spec.name!r}")
     if meta.get("config") != config_json(spec):
-        raise WeightsError(f"{path} was trained for another configuration of {spec.name!r}")
+        raise WeightsError(
+            f"{path} was trained for another configuration of {spec.name!r}"
+        )
     model = _random_model(spec)
     for module_name, names in _TABLE_BUFFERS.items():
-        update_registered_buffers(model.get_submodule(module_name), module_name, names, state)
+        update_registered_buffers(
+            model.get_submodule(module_name), module_name, names, state
+        )
     ref = model.state_dict()
     state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in state.items()}
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         first = str(e).splitlines()[0]
-        raise WeightsError(f"weights {path} do not fit {spec.name!r}: {first}") from None
+        raise WeightsError(
+            f"weights {path} do not fit {spec.name!r}: {first}"
+        ) from None
     return model
 
 
@@ -169,7 +183,11 @@ def load_model(
             trained, source, wid = True, str(path), bytes.fromhex(entry["sha256"])[:4]
         else:
             model = _random_model(spec)
-            trained, source, wid = False, f"random (seed {_SEED})", _state_digest(model)[:4]
+            trained, source, wid = (
+                False,
+                f"random (seed {_SEED})",
+                _state_digest(model)[:4],
+            )
     model.eval().to(device)
     return LoadedModel(spec, model, wid, trained, source)
 
@@ -180,7 +198,10 @@ def save_weights(
     """Write shippable weights (fp16 floats, int tables as is); returns the sha256."""
     model.entropy.update(force=True)
     state = {
-        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+        k: (v.half() if half and v.is_floating_point() else v)
+        .detach()
+        .cpu()
+        .contiguous()
         for k, v in model.state_dict().items()
     }
     meta = {"format": _FORMAT, "model": spec.name, "config": config_json(spec)}

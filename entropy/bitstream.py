@@ -22,6 +22,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+
 from s2lic.entropy.errors import (
     ChecksumError,
     FormatError,

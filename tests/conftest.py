@@ -19,7 +19,9 @@ def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     base = np.stack(
         [
-            128 + 80 * np.sin(xx / 9.0 + c) * np.cos(yy / 13.0 - c) + 10 * rng.standard_normal((h, w))
+            128
+            + 80 * np.sin(xx / 9.0 + c) * np.cos(yy / 13.0 - c)
+            + 10 * rng.standard_normal((h, w))
             for c in range(3)
         ],
         axis=-1,

@@ -1,7 +1,7 @@
 """The one window-attention function of the codec.
 
-Every Swin-V2 block calls `window_attention`; the backend is chosen here so a fused kernel
-(Triton on CUDA) can be plugged in and benchmarked without touching the blocks.
+Every Swin-V2 block calls `window_attention`; the backend is chosen here so a fused
+kernel (Triton on CUDA) can be plugged in and benchmarked without touching the blocks.
 Backends: ``"eager"`` (explicit softmax, the reference) and ``"sdpa"``
 (`torch.nn.functional.scaled_dot_product_attention`). The default is eager on CPUs
 (measured 2.3x faster than SDPA for 64-token windows with a float bias, torch 2.14, 2
@@ -26,7 +26,8 @@ def default_backend(device: torch.device | None = None) -> str:
     name = os.environ.get("S2LIC_ATTENTION", fallback)
     if name not in ATTENTION_BACKENDS:
         raise ValueError(
-            f"S2LIC_ATTENTION={name!r} is not a backend; choose from {ATTENTION_BACKENDS}"
+            f"S2LIC_ATTENTION={name!r} is not a backend; "
+            f"choose from {ATTENTION_BACKENDS}"
         )
     return name
 
@@ -64,4 +65,6 @@ def window_attention(
         if bias is not None:
             attn = attn + bias
         return attn.softmax(dim=-1) @ v
-    raise ValueError(f"unknown attention backend {backend!r}; choose from {ATTENTION_BACKENDS}")
+    raise ValueError(
+        f"unknown attention backend {backend!r}; choose from {ATTENTION_BACKENDS}"
+    )

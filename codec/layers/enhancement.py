@@ -1,10 +1,10 @@
 """Dense enhancement module at the input of the analysis and output of the synthesis.
 
 S2LIC (Wang et al., arXiv 2403.14471) borrows the enhancement module of Xie et al.,
-"Enhanced Invertible Encoding for Learned Image Compression", ACM MM 2021: residual dense
-blocks (Zhang et al., "Residual Dense Network for Image Super-Resolution", CVPR 2018)
-around the image. Full-resolution dense convolutions dominate the CPU time of the codec,
-so this version can run at half resolution (pixel unshuffle) and with depth-wise
+"Enhanced Invertible Encoding for Learned Image Compression", ACM MM 2021: residual
+dense blocks (Zhang et al., "Residual Dense Network for Image Super-Resolution", CVPR
+2018) around the image. Full-resolution dense convolutions dominate the CPU time of the
+codec, so this version can run at half resolution (pixel unshuffle) and with depth-wise
 separable convolutions; the paper's setting is ``unshuffle=1, depthwise=False``.
 
     x ─┬─> unshuffle ─> conv ─> DenseBlock x n ─> conv ─> shuffle ─(+)─> out
@@ -68,7 +68,10 @@ class DenseBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.layers = nn.Sequential(
-            *(DenseLayer(channels + i * growth, growth, depthwise) for i in range(layers))
+            *(
+                DenseLayer(channels + i * growth, growth, depthwise)
+                for i in range(layers)
+            )
         )
         self.fusion = nn.Conv2d(channels + layers * growth, channels, 1)
 

@@ -30,7 +30,9 @@ class QualityGain(nn.Module):
         super().__init__()
         if levels < 2:
             raise ValueError("QualityGain needs at least 2 levels")
-        init = torch.linspace(torch.log(torch.tensor(low)), torch.log(torch.tensor(high)), levels)
+        init = torch.linspace(
+            torch.log(torch.tensor(low)), torch.log(torch.tensor(high)), levels
+        )
         # Gains are stored as logs so that geometric interpolation is linear and gains
         # stay positive.
         self.log_gain = nn.Parameter(init[:, None].repeat(1, channels))

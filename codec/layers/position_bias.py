@@ -17,7 +17,7 @@ __all__ = ["LogSpacedPositionBias", "log_spaced", "window_relative_table"]
 
 
 def log_spaced(rel: torch.Tensor, span: float = 8.0) -> torch.Tensor:
-    """Map displacements normalised to [-1, 1] to ``sign(x) log2(1 + span |x|) / log2(span)``."""
+    """Map displacements in [-1, 1] to ``sign(x) log2(1 + span |x|) / log2(span)``."""
     rel = rel * span
     return torch.sign(rel) * torch.log2(rel.abs() + 1.0) / math.log2(span)
 
@@ -53,7 +53,9 @@ class LogSpacedPositionBias(nn.Module):
         super().__init__()
         self.span = span
         self.mlp = nn.Sequential(
-            nn.Linear(2, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_heads, bias=False)
+            nn.Linear(2, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_heads, bias=False),
         )
 
     def forward(self, rel: torch.Tensor) -> torch.Tensor:

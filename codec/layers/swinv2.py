@@ -1,10 +1,10 @@
 """Swin-V2 transformer blocks for the analysis and synthesis transforms.
 
 Liu et al., "Swin Transformer V2: Scaling Up Capacity and Resolution", CVPR 2022: scaled
-cosine attention with a learnable per-head logit scale, continuous relative position bias
-over log-spaced coordinates and residual post-normalisation, in (shifted) windows as in
-Swin-V1 (Liu et al., ICCV 2021). `SwinV2Stage` wraps blocks as a residual stage with a
-trailing convolution (the RSTB of SwinIR / S2LIC).
+cosine attention with a learnable per-head logit scale, continuous relative position
+bias over log-spaced coordinates and residual post-normalisation, in (shifted) windows
+as in Swin-V1 (Liu et al., ICCV 2021). `SwinV2Stage` wraps blocks as a residual stage
+with a trailing convolution (the RSTB of SwinIR / S2LIC).
 
     x (B, C, H, W) ─┬─> [block, shifted block, ...] ─> conv3x3 ─(+)─> out
                     └───────────────────────────────────────────┘
@@ -90,7 +90,9 @@ class WindowAttentionV2(nn.Module):
         bias = self.cpb(self.rel_table)[self.rel_index]  # (L*L, heads)
         return bias.view(L, L, -1).permute(2, 0, 1)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Attend within windows.
 
         Args:
@@ -132,7 +134,7 @@ def _shift_mask(
 
 
 class SwinV2Block(nn.Module):
-    """Swin-V2 block with residual post-norm: ``x + norm(attn(x))``, ``x + norm(mlp(x))``.
+    """Swin-V2 block, residual post-norm: ``x + norm(attn(x))``, ``x + norm(mlp(x))``.
 
     Args:
         dim: channels.

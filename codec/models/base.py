@@ -53,7 +53,9 @@ class ImageCodecModel(Protocol):
 
     def forward(self, x: torch.Tensor, quality: torch.Tensor) -> RDOutput: ...
 
-    def compress(self, x: torch.Tensor, quality: float, coder: EntropyCoder) -> Encoded: ...
+    def compress(
+        self, x: torch.Tensor, quality: float, coder: EntropyCoder
+    ) -> Encoded: ...
 
     def decompress(
         self,

@@ -5,7 +5,7 @@ Channel-wise and Global-inter Attention Context", arXiv 2403.14471, extended wit
 quality-controlled gains (Cui et al., CVPR 2021) so that one model covers a continuous
 range of rates::
 
-    x ─> g_a ─> y ─> * gain(q) ─> ACGC entropy model ─> y_hat ─> * inv_gain(q) ─> g_s ─> x_hat
+    x ─> g_a ─> y ─> *gain(q) ─> ACGC entropy model ─> y_hat ─> *inv_gain(q) ─> g_s
                                      (z, y streams)
 """
 
@@ -73,10 +73,14 @@ class S2LIC(nn.Module):
     def _check(self, x: torch.Tensor) -> None:
         H, W = x.shape[-2:]
         if H % self.pad_multiple or W % self.pad_multiple:
-            raise ValueError(f"input {H}x{W} is not padded to a multiple of {self.pad_multiple}")
+            raise ValueError(
+                f"input {H}x{W} is not padded to a multiple of {self.pad_multiple}"
+            )
 
     @staticmethod
-    def _quality(q: float | torch.Tensor, batch: int, device: torch.device) -> torch.Tensor:
+    def _quality(
+        q: float | torch.Tensor, batch: int, device: torch.device
+    ) -> torch.Tensor:
         q = torch.as_tensor(q, dtype=torch.float32, device=device)
         return q.expand(batch) if q.ndim == 0 else q
 
@@ -98,7 +102,9 @@ class S2LIC(nn.Module):
         return RDOutput(x_hat, likelihoods, y_hat)
 
     @torch.no_grad()
-    def compress_latent(self, y: torch.Tensor, quality: float, coder: EntropyCoder) -> Encoded:
+    def compress_latent(
+        self, y: torch.Tensor, quality: float, coder: EntropyCoder
+    ) -> Encoded:
         """Code an analysis output y (1, M, H/16, W/16) at `quality`.
 
         Separate from `compress` so that a rate search runs g_a once.
@@ -106,7 +112,9 @@ class S2LIC(nn.Module):
         q = self._quality(quality, 1, y.device)
         coded = self.entropy.compress(self.gain(y, q), coder)
         H, W = y.shape[-2] * 16, y.shape[-1] * 16
-        return Encoded(coded.streams, (H, W), quality, tuple(coded.symbols), coded.y_hat)
+        return Encoded(
+            coded.streams, (H, W), quality, tuple(coded.symbols), coded.y_hat
+        )
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: float, coder: EntropyCoder) -> Encoded:
@@ -135,5 +143,7 @@ class S2LIC(nn.Module):
         """
         device = next(self.parameters()).device
         z_shape = (shape[0] // self.pad_multiple, shape[1] // self.pad_multiple)
-        coded = self.entropy.decompress((streams[0], streams[1]), z_shape, coder, device)
+        coded = self.entropy.decompress(
+            (streams[0], streams[1]), z_shape, coder, device
+        )
         return self.synthesize(coded.y_hat, quality), list(coded.symbols)

@@ -33,16 +33,19 @@ class AnalysisTransform(nn.Module):
         backend: str | None = None,
     ) -> None:
         super().__init__()
-        self.enh = EnhancementModule(enhancement) if enhancement.channels else nn.Identity()
+        self.enh = (
+            EnhancementModule(enhancement) if enhancement.channels else nn.Identity()
+        )
         ins = (3, *cfg.dims[:-1])
         self.down = nn.ModuleList(
-            conv(i, o, 5 if n == 0 else 3, stride=2) for n, (i, o) in enumerate(zip(ins, cfg.dims))
+            conv(i, o, 5 if n == 0 else 3, stride=2)
+            for n, (i, o) in enumerate(zip(ins, cfg.dims, strict=True))
         )
         self.stages = build_stages(cfg, backend)
         self.out = conv(cfg.dims[-1], latent_channels, 3, stride=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.enh(x)
-        for down, stage in zip(self.down, self.stages):
+        for down, stage in zip(self.down, self.stages, strict=True):
             x = stage(down(x))
         return self.out(x)

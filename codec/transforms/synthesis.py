@@ -34,13 +34,17 @@ class SynthesisTransform(nn.Module):
     ) -> None:
         super().__init__()
         ins = (latent_channels, *cfg.dims[:-1])
-        self.up = nn.ModuleList(deconv(i, o, 3, stride=2) for i, o in zip(ins, cfg.dims))
+        self.up = nn.ModuleList(
+            deconv(i, o, 3, stride=2) for i, o in zip(ins, cfg.dims, strict=True)
+        )
         self.stages = build_stages(cfg, backend)
         self.out = subpel_conv(cfg.dims[-1], 3, 2)
-        self.enh = EnhancementModule(enhancement) if enhancement.channels else nn.Identity()
+        self.enh = (
+            EnhancementModule(enhancement) if enhancement.channels else nn.Identity()
+        )
 
     def forward(self, y_hat: torch.Tensor) -> torch.Tensor:
         x = y_hat
-        for up, stage in zip(self.up, self.stages):
+        for up, stage in zip(self.up, self.stages, strict=True):
             x = stage(up(x))
         return self.enh(self.out(x))

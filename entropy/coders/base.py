@@ -1,10 +1,11 @@
 """The `EntropyCoder` interface: turns integer symbols into bytes and back.
 
-A coder is given a `CdfTable` (quantized CDFs as produced by CompressAI's entropy models)
-and codes a sequence of *calls*: each call is a 1-D array of symbols with, per symbol, the
-index of the CDF row that models it. Decoding replays the same calls with the same indexes
-in the same order, so the decoder can compute the indexes of call k+1 from the symbols of
-calls 0..k (this is how the checkerboard / channel-slice context works).
+A coder is given a `CdfTable` (quantized CDFs as produced by CompressAI's entropy
+models) and codes a sequence of *calls*: each call is a 1-D array of symbols with, per
+symbol, the index of the CDF row that models it. Decoding replays the same calls with
+the same indexes in the same order, so the decoder can compute the indexes of call k+1
+from the symbols of calls 0..k (this is how the checkerboard / channel-slice context
+works).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ class CdfTable:
     """Quantized CDFs in CompressAI's layout (16-bit precision).
 
     Attributes:
-        cdf: (K, L_max) int32; row k holds ``cdf_length[k]`` valid entries starting at 0
-            and ending at 2**16; the last modelled symbol of each row is the escape symbol
-            used for values outside the table (CompressAI's tail mass).
+        cdf: (K, L_max) int32; row k holds ``cdf_length[k]`` valid entries starting
+            at 0 and ending at 2**16; the last modelled symbol of each row is the
+            escape symbol used for values outside the table (CompressAI's tail mass).
         cdf_length: (K,) int32, valid entries per row.
         offset: (K,) int32, the value of symbol 0 of each row (usually negative).
     """
@@ -41,7 +42,7 @@ class StreamEncoder(Protocol):
     """Accumulates calls; `finish` returns the bytes of all of them."""
 
     def encode(self, symbols: IntArray, indexes: IntArray) -> None:
-        """Code `symbols` (values, not offset) with the CDF rows `indexes` (same shape)."""
+        """Code `symbols` (values, not offset) with CDF rows `indexes` (same shape)."""
         ...
 
     def finish(self) -> bytes:

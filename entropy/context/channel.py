@@ -4,7 +4,7 @@ Wang et al., "S2LIC: Learned Image Compression with the SwinV2 Block, Adaptive
 Channel-wise and Global-inter Attention Context", arXiv 2403.14471. The already decoded
 channel slices pass through a convolution branch and a depth-wise branch; each branch is
 gated by a map computed from the other one — a spatial map from the convolution branch
-and a channel map (squeeze-excitation, Hu et al., CVPR 2018) from the depth-wise branch —
+and a channel map (squeeze-excitation, Hu et al., CVPR 2018) from the depth-wise one -
 so the context adapts both where and which channels it draws on.
 
     prev ─┬─> conv3x3 ─ GELU ──── a ──┬──────────────> a * channel(b) ─┐
@@ -39,13 +39,17 @@ class AdaptiveChannelContext(nn.Module):
     ) -> None:
         super().__init__()
         hidden = hidden or in_channels
-        self.conv_branch = nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.GELU())
+        self.conv_branch = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 3, padding=1), nn.GELU()
+        )
         self.dw_branch = nn.Sequential(
             nn.Conv2d(in_channels, hidden, 1),
             nn.Conv2d(hidden, hidden, 5, padding=2, groups=hidden),
             nn.GELU(),
         )
-        self.spatial_gate = nn.Sequential(nn.Conv2d(hidden, 1, 3, padding=1), nn.Sigmoid())
+        self.spatial_gate = nn.Sequential(
+            nn.Conv2d(hidden, 1, 3, padding=1), nn.Sigmoid()
+        )
         squeezed = max(hidden // reduction, 4)
         self.channel_gate = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),

@@ -2,10 +2,11 @@
 
 He et al., "Checkerboard Context Model for Efficient Learned Image Compression", CVPR
 2021. Anchors (``(row + col) % 2 == 0``) are coded first from the hyperprior and channel
-context; non-anchors are then also conditioned on the decoded anchors around them through
-a spatial convolution over the anchor-only map. A plain convolution over a map whose
-non-anchor positions are zero is exactly the checkerboard-masked convolution of the
-paper, restricted to the outputs at non-anchor positions, so no weight mask is needed.
+context; non-anchors are then also conditioned on the decoded anchors around them
+through a spatial convolution over the anchor-only map. A plain convolution over a map
+whose non-anchor positions are zero is exactly the checkerboard-masked convolution of
+the paper, restricted to the outputs at non-anchor positions, so no weight mask is
+needed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from torch import nn
 __all__ = ["anchor_mask", "gather", "scatter", "SpatialContext"]
 
 
-def anchor_mask(height: int, width: int, device: torch.device | None = None) -> torch.Tensor:
+def anchor_mask(
+    height: int, width: int, device: torch.device | None = None
+) -> torch.Tensor:
     """(1, 1, H, W) bool, True at anchor positions."""
     r = torch.arange(height, device=device)[:, None]
     c = torch.arange(width, device=device)[None, :]
@@ -28,8 +31,10 @@ def gather(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return x[mask.expand_as(x)]
 
 
-def scatter(values: torch.Tensor, mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Inverse of `gather`: a tensor shaped like `like`, `values` at the mask, 0 elsewhere."""
+def scatter(
+    values: torch.Tensor, mask: torch.Tensor, like: torch.Tensor
+) -> torch.Tensor:
+    """Inverse of `gather`: shaped like `like`, `values` at the mask, 0 elsewhere."""
     out = torch.zeros_like(like)
     out[mask.expand_as(like)] = values.to(like.dtype)
     return out
@@ -46,7 +51,9 @@ class SpatialContext(nn.Module):
 
     def __init__(self, channels: int, out_channels: int, kernel_size: int = 5) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(channels, out_channels, kernel_size, padding=kernel_size // 2)
+        self.conv = nn.Conv2d(
+            channels, out_channels, kernel_size, padding=kernel_size // 2
+        )
 
     def forward(self, anchors_hat: torch.Tensor) -> torch.Tensor:
         """anchors_hat: (B, C, H, W) with zeros at non-anchor positions."""

@@ -62,7 +62,9 @@ class GlobalInterContext(nn.Module):
         self.offset_range = offset_range
         self.q = nn.Conv2d(in_channels, dim, 1)
         self.offset = nn.Sequential(
-            nn.Conv2d(dim, dim, 3, padding=1, groups=dim), nn.GELU(), nn.Conv2d(dim, 2, 1)
+            nn.Conv2d(dim, dim, 3, padding=1, groups=dim),
+            nn.GELU(),
+            nn.Conv2d(dim, 2, 1),
         )
         # Start from the regular grid: offsets begin at zero.
         nn.init.zeros_(self.offset[-1].weight)
@@ -73,10 +75,12 @@ class GlobalInterContext(nn.Module):
         self.proj = nn.Conv2d(dim, out_channels, 1)
 
     def sample_points(self, q: torch.Tensor) -> torch.Tensor:
-        """(B, g, g, 2) sampling locations (x, y) in [-1, 1] from queries (B, dim, H, W)."""
+        """Sampling points (B, g, g, 2) as (x, y) in [-1, 1] from q (B, dim, H, W)."""
         g = self.grid
         c = _centers(g, q.device)
-        ref = torch.stack(torch.meshgrid(c, c, indexing="xy"), dim=-1)  # (g, g, 2) = (x, y)
+        ref = torch.stack(
+            torch.meshgrid(c, c, indexing="xy"), dim=-1
+        )  # (g, g, 2) = (x, y)
         off = torch.tanh(self.offset(F.adaptive_avg_pool2d(q, g)))
         off = off.permute(0, 2, 3, 1) * (self.offset_range * 2.0 / g)
         return (ref + off).clamp(-1.0, 1.0)
@@ -86,12 +90,18 @@ class GlobalInterContext(nn.Module):
         B, _, H, W = prev.shape
         q = self.q(prev)
         points = self.sample_points(q)
-        sampled = F.grid_sample(prev, points, mode="bilinear", padding_mode="border", align_corners=False)
+        sampled = F.grid_sample(
+            prev, points, mode="bilinear", padding_mode="border", align_corners=False
+        )
         h = self.heads
-        k = self.k(sampled).flatten(2).unflatten(1, (h, -1)).transpose(-1, -2)  # (B,h,Nk,d)
+        k = (
+            self.k(sampled).flatten(2).unflatten(1, (h, -1)).transpose(-1, -2)
+        )  # (B,h,Nk,d)
         v = self.v(sampled).flatten(2).unflatten(1, (h, -1)).transpose(-1, -2)
         q = q.flatten(2).unflatten(1, (h, -1)).transpose(-1, -2)  # (B, h, HW, d)
-        qy, qx = torch.meshgrid(_centers(H, prev.device), _centers(W, prev.device), indexing="ij")
+        qy, qx = torch.meshgrid(
+            _centers(H, prev.device), _centers(W, prev.device), indexing="ij"
+        )
         q_pos = torch.stack([qx, qy], dim=-1).view(1, -1, 1, 2)
         k_pos = points.view(B, 1, -1, 2)
         out = []
@@ -100,7 +110,10 @@ class GlobalInterContext(nn.Module):
             bias = self.bias((q_pos[:, s : s + _QUERY_CHUNK] - k_pos) * 0.5)
             out.append(
                 F.scaled_dot_product_attention(
-                    q[:, :, s : s + _QUERY_CHUNK], k, v, attn_mask=bias.permute(0, 3, 1, 2)
+                    q[:, :, s : s + _QUERY_CHUNK],
+                    k,
+                    v,
+                    attn_mask=bias.permute(0, 3, 1, 2),
                 )
             )
         o = torch.cat(out, dim=2).transpose(-1, -2).reshape(B, -1, H, W)

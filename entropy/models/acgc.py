@@ -1,4 +1,4 @@
-"""The ACGC entropy model of S2LIC: hyperprior, channel slices, checkerboard, AC, AG, LRP.
+"""ACGC entropy model of S2LIC: hyperprior, channel slices, checkerboard, AC, AG, LRP.
 
 Wang et al., "S2LIC: Learned Image Compression with the SwinV2 Block, Adaptive
 Channel-wise and Global-inter Attention Context", arXiv 2403.14471; channel slices and
@@ -50,7 +50,9 @@ Quantize = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tenso
 
 def scale_table() -> torch.Tensor:
     """The 64 log-spaced Gaussian scales of the coding tables (Ballé's defaults)."""
-    return torch.exp(torch.linspace(math.log(SCALES_MIN), math.log(SCALES_MAX), SCALES_LEVELS))
+    return torch.exp(
+        torch.linspace(math.log(SCALES_MIN), math.log(SCALES_MAX), SCALES_LEVELS)
+    )
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,12 @@ class ACGCEntropyModel(nn.Module):
         )
         self.ag = nn.ModuleList(
             GlobalInterContext(
-                i * sc, sc, width(i), cfg.ag_head_dim, cfg.ag_grid, cpb_hidden=cfg.ag_cpb_hidden
+                i * sc,
+                sc,
+                width(i),
+                cfg.ag_head_dim,
+                cfg.ag_grid,
+                cpb_hidden=cfg.ag_cpb_hidden,
             )
             if i
             else nn.Identity()
@@ -172,7 +179,9 @@ class ACGCEntropyModel(nn.Module):
             SpatialContext(sc, 2 * sc, cfg.spatial_kernel) for _ in range(S)
         )
         ctx = [hyper_out + (3 * sc if i else 0) for i in range(S)]
-        self.ep_anchor = nn.ModuleList(_pointwise(c, cfg.ep_hidden, 2 * sc) for c in ctx)
+        self.ep_anchor = nn.ModuleList(
+            _pointwise(c, cfg.ep_hidden, 2 * sc) for c in ctx
+        )
         self.ep_nonanchor = nn.ModuleList(
             _pointwise(c + 2 * sc, cfg.ep_hidden, 2 * sc) for c in ctx
         )
@@ -199,13 +208,13 @@ class ACGCEntropyModel(nn.Module):
         return _table(gc._quantized_cdf, gc._cdf_length, gc._offset)
 
     def scale_indexes(self, scales: torch.Tensor) -> torch.Tensor:
-        """Index of the coding table row for each scale (CompressAI's `build_indexes`)."""
+        """Coding-table row of each scale (as CompressAI's `build_indexes`)."""
         table = self.gaussian_conditional.scale_table
         scales = scales.clamp_min(float(self.gaussian_conditional.scale_bound))
         return torch.searchsorted(table[:-1].to(scales), scales.contiguous()).int()
 
     def aux_loss(self) -> torch.Tensor:
-        """Loss that fits the EntropyBottleneck's quantiles (train with its own step)."""
+        """Loss fitting the EntropyBottleneck's quantiles (trained in its own step)."""
         return self.entropy_bottleneck.loss()
 
     def _z_medians(self) -> torch.Tensor:
@@ -255,7 +264,9 @@ class ACGCEntropyModel(nn.Module):
         likelihoods: list[torch.Tensor | None] = [None] * self.cfg.num_slices
         rnd = ste_round if self.training else torch.round
 
-        def quantize(i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        def quantize(
+            i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor
+        ) -> torch.Tensor:
             y_i = y_slices[i]
             _, lik = self.gaussian_conditional(y_i, scales, means)
             old = likelihoods[i]
@@ -282,7 +293,9 @@ class ACGCEntropyModel(nn.Module):
         y_slices = y.chunk(self.cfg.num_slices, dim=1)
         y_enc = coder.encoder(self.y_table())
 
-        def quantize(i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        def quantize(
+            i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor
+        ) -> torch.Tensor:
             m = mask.expand_as(means)
             mu = means[m]
             sym = torch.round(y_slices[i][m] - mu)
@@ -313,11 +326,15 @@ class ACGCEntropyModel(nn.Module):
         hyper = self.h_s(z_hat)
         y_dec = coder.decoder(self.y_table(), streams[1])
 
-        def quantize(i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        def quantize(
+            i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor
+        ) -> torch.Tensor:
             m = mask.expand_as(means)
             symbols.append(y_dec.decode(self.scale_indexes(scales[m]).cpu().numpy()))
             out = torch.zeros_like(means)
-            out[m] = torch.from_numpy(symbols[-1].astype(np.float32)).to(means) + means[m]
+            out[m] = (
+                torch.from_numpy(symbols[-1].astype(np.float32)).to(means) + means[m]
+            )
             return out
 
         y_hat = self._code_slices(hyper, quantize)

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw
+
 from s2lic.codec import image as image_mod
 from s2lic.codec.image import (
     ImageError,

@@ -90,7 +90,10 @@ def test_stage_pads_to_windows() -> None:
 
 
 def test_enhancement_starts_as_identity() -> None:
-    for cfg in (EnhancementConfig(channels=8, growth=4, layers=2), EnhancementConfig(8, 4, 2, unshuffle=2, depthwise=True)):
+    for cfg in (
+        EnhancementConfig(channels=8, growth=4, layers=2),
+        EnhancementConfig(8, 4, 2, unshuffle=2, depthwise=True),
+    ):
         m = EnhancementModule(cfg)
         x = torch.rand(1, 3, 16, 24)
         torch.testing.assert_close(m(x), x)
@@ -99,7 +102,9 @@ def test_enhancement_starts_as_identity() -> None:
 def test_quality_gain_interpolates() -> None:
     g = QualityGain(4, 3)
     with torch.no_grad():
-        g.log_gain.copy_(torch.log(torch.tensor([[1.0], [2.0], [4.0], [8.0]])).repeat(1, 3))
+        g.log_gain.copy_(
+            torch.log(torch.tensor([[1.0], [2.0], [4.0], [8.0]])).repeat(1, 3)
+        )
     y = torch.ones(3, 3, 1, 1)
     out = g(y, torch.tensor([0.0, 1.0 / 6.0, 1.0]))[:, 0, 0, 0]
     # Half-way between levels 0 and 1 is the geometric mean.

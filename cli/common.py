@@ -1,0 +1,506 @@
+"""Helpers shared by the subcommands: paths, atomic output, progress, formatting.
+
+Everything a subcommand reports to the user goes through here, so that all of them
+name files, sizes and times the same way and fail with the same one-line messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import math
+import os
+import stat
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final, Protocol
+
+from s2lic.entropy.bitstream import MAGIC
+from s2lic.entropy.errors import LimitError, S2LICError
+
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "PROG",
+    "CLIError",
+    "OutputExistsError",
+    "Progress",
+    "atomic_write",
+    "bpp_arg",
+    "check_device",
+    "check_output",
+    "device_arg",
+    "error_line",
+    "file_message",
+    "format_bytes",
+    "format_error",
+    "format_seconds",
+    "is_s2lic_file",
+    "positive_int",
+    "progress",
+    "quality_arg",
+    "read_input",
+    "resolve_outputs",
+]
+
+PROG: Final = "s2lic"
+"""The program name that prefixes every diagnostic line."""
+
+MAX_INPUT_BYTES: Final = 512 * 1024 * 1024
+"""Largest `.s2lic` file the CLI reads: checked before reading, bounds memory."""
+
+
+class CLIError(S2LICError):
+    """A problem the CLI itself detects (paths, options, output files)."""
+
+
+class OutputExistsError(CLIError):
+    """The output file exists and ``--force`` was not given."""
+
+
+# --------------------------------------------------------------------------------------
+# Messages and formatting
+
+
+def format_error(exc: BaseException) -> str:
+    """One line describing ``exc`` for the user (no type names, no traceback).
+
+    Args:
+        exc: an `S2LICError`, `OSError`, `ValueError` or anything else.
+
+    Returns:
+        The message, with newlines folded so it always fits on one line.
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        name = exc.filename if exc.filename is not None else None
+        text = f"cannot access '{os.fsdecode(name)}': {exc.strerror}" if name else ""
+        text = text or exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def error_line(message: str) -> str:
+    """The stderr line for an error: ``s2lic: error: <message>``."""
+    return f"{PROG}: error: {' '.join(message.split())}"
+
+
+def file_message(path: str | os.PathLike[str], exc: BaseException) -> str:
+    """`format_error` of ``exc``, prefixed by the file it concerns unless it names it.
+
+    Args:
+        path: the input the error happened on.
+        exc: the error.
+
+    Returns:
+        One line such as ``'a.s2lic': file is corrupted: CRC32 mismatch``.
+    """
+    text = format_error(exc)
+    name = os.fsdecode(path)
+    return text if f"'{name}'" in text else f"'{name}': {text}"
+
+
+def format_bytes(n: int) -> str:
+    """``12,345 bytes`` (``1 byte`` for one)."""
+    return f"{n:,} byte" if n == 1 else f"{n:,} bytes"
+
+
+def format_seconds(seconds: float) -> str:
+    """Wall time with two decimals: ``1.23 s``."""
+    return f"{seconds:.2f} s"
+
+
+# --------------------------------------------------------------------------------------
+# Argument types (argparse turns their ArgumentTypeError into a usage error)
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def quality_arg(text: str) -> float:
+    """argparse type of ``--quality``: a number in [0, 1]."""
+    value = _float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def bpp_arg(text: str) -> float:
+    """argparse type of ``--bpp``: a positive number of bits per pixel."""
+    value = _float(text)
+    if value <= 0.0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts such as ``--max-pixels`` (``_`` separators allowed)."""
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def device_arg(text: str) -> str:
+    """argparse type of ``--device``: ``cpu``, ``cuda`` or ``cuda:N``."""
+    kind, _, index = text.partition(":")
+    if kind == "cpu" and not index:
+        return text
+    if kind == "cuda" and (not index or index.isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"must be cpu, cuda or cuda:N, got {text!r}")
+
+
+def check_device(device: str) -> None:
+    """Fail early and clearly when a CUDA device is asked for but absent.
+
+    Torch would otherwise raise deep inside model loading, with an ``AssertionError``
+    on builds without CUDA.
+
+    Raises:
+        CLIError: the device does not exist on this machine.
+    """
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise CLIError(f"device {device!r} asked for, but CUDA is not available here")
+    _, _, index = device.partition(":")
+    if index and int(index) >= torch.cuda.device_count():
+        raise CLIError(
+            f"device {device!r} asked for, but there are only "
+            f"{torch.cuda.device_count()} CUDA devices"
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Inputs
+
+
+def read_input(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """Read a whole input file, refusing files above ``limit`` before reading them.
+
+    The size is checked on the open file (and the read is bounded), so a file that
+    grows after the check still cannot make us hold more than ``limit`` bytes.
+
+    Args:
+        path: the file.
+        limit: the largest accepted size in bytes.
+
+    Returns:
+        The contents.
+
+    Raises:
+        CLIError: the file is missing, a directory, not a regular file or unreadable.
+        LimitError: the file is larger than ``limit``.
+    """
+    name = os.fsdecode(path)
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, after fstat and read
+    except FileNotFoundError:
+        raise CLIError(f"cannot read '{name}': no such file") from None
+    except IsADirectoryError:
+        raise CLIError(f"cannot read '{name}': it is a directory") from None
+    except OSError as e:
+        raise CLIError(f"cannot read '{name}': {e.strerror or e}") from None
+    with f:
+        try:
+            st = os.fstat(f.fileno())
+            if not _is_regular(st.st_mode):
+                raise CLIError(f"cannot read '{name}': it is not a regular file")
+            if st.st_size > limit:
+                raise LimitError(
+                    f"'{name}' is {format_bytes(st.st_size)}, above the limit of "
+                    f"{format_bytes(limit)}"
+                )
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise CLIError(f"cannot read '{name}': {e.strerror or e}") from None
+    if len(data) > limit:
+        raise LimitError(f"'{name}' is larger than the limit of {format_bytes(limit)}")
+    return data
+
+
+def _is_regular(mode: int) -> bool:
+    return stat.S_ISREG(mode)
+
+
+def is_s2lic_file(path: Path) -> bool:
+    """Whether ``path`` starts with the `.s2lic` magic (for hints, never raises)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------------------
+# Outputs
+
+
+def resolve_outputs(
+    inputs: Sequence[Path], output: Path | None, suffix: str
+) -> list[Path]:
+    """The output path of every input.
+
+    Without ``output`` each result goes next to its input with ``suffix``. With one
+    input, ``output`` is the file to write, or a directory to write into if it is an
+    existing directory (or ends with a path separator). With several inputs it must
+    be an existing directory.
+
+    Args:
+        inputs: the input paths, as the user gave them.
+        output: the ``-o`` argument, if any.
+        suffix: the default suffix of outputs, e.g. ``.s2lic``.
+
+    Returns:
+        One output path per input, in order.
+
+    Raises:
+        CLIError: ``output`` is not a directory although it must be, or two inputs
+            would be written to the same output.
+    """
+    as_dir = output is not None and (
+        output.is_dir() or os.fsdecode(output).endswith(("/", os.sep))
+    )
+    if output is not None and len(inputs) > 1 and not output.is_dir():
+        raise CLIError(
+            f"-o '{os.fsdecode(output)}' must be an existing directory when "
+            f"several inputs are given"
+        )
+    if output is not None and as_dir and not output.is_dir():
+        raise CLIError(f"output directory '{os.fsdecode(output)}' does not exist")
+    outs: list[Path] = []
+    for inp in inputs:
+        if output is None:
+            outs.append(inp.with_suffix(suffix) if inp.name else inp)
+        elif as_dir:
+            outs.append(output / Path(inp.name).with_suffix(suffix))
+        else:
+            outs.append(output)
+    seen: dict[str, Path] = {}
+    for inp, out in zip(inputs, outs, strict=True):
+        key = os.path.realpath(out)
+        if key in seen:
+            raise CLIError(
+                f"'{os.fsdecode(seen[key])}' and '{os.fsdecode(inp)}' would both be "
+                f"written to '{os.fsdecode(out)}'"
+            )
+        seen[key] = inp
+    return outs
+
+
+def check_output(inp: Path, out: Path, force: bool) -> None:
+    """Refuse outputs that would overwrite the input, or an existing file without force.
+
+    Called before the (slow) coding so that the user learns at once; `atomic_write`
+    checks again when publishing, which closes the race.
+
+    Raises:
+        CLIError: ``out`` is ``inp``, or is a directory.
+        OutputExistsError: ``out`` exists and ``force`` is false.
+    """
+    name = os.fsdecode(out)
+    if os.path.realpath(inp) == os.path.realpath(out) or _same_file(inp, out):
+        raise CLIError(f"output '{name}' is the input file; choose another with -o")
+    if out.is_dir():
+        raise CLIError(f"output '{name}' is a directory")
+    if not force and os.path.lexists(out):
+        raise OutputExistsError(
+            f"output '{name}' already exists (use --force to overwrite it)"
+        )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    # The only portable way to read the umask is to set it; the lock keeps other
+    # threads of this process from seeing the temporary value twice.
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes, *, force: bool = False) -> None:
+    """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
+
+    The bytes go to a temporary file in the same directory, are fsynced, and are then
+    published under ``path``: with ``os.link``, which fails if ``path`` exists (even
+    if it appeared after `check_output`), or with ``os.replace`` when ``force`` is
+    true. On any failure, interruptions included, the temporary file is removed and
+    ``path`` is left as it was.
+
+    Args:
+        path: the output file.
+        data: its complete contents.
+        force: replace an existing file.
+
+    Raises:
+        OutputExistsError: ``path`` exists and ``force`` is false.
+        CLIError: the file cannot be written (the message names it and the reason).
+    """
+    name = os.fsdecode(path)
+    parent = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise CLIError(f"cannot write '{name}': {e.strerror or e}") from None
+    try:
+        try:
+            with os.fdopen(fd, "wb") as f:
+                # mkstemp makes the file private (0600); outputs get the usual mode.
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            _publish(tmp, path, force)
+        except OSError as e:
+            if isinstance(e, FileExistsError):
+                raise OutputExistsError(
+                    f"output '{name}' already exists (use --force to overwrite it)"
+                ) from None
+            raise CLIError(f"cannot write '{name}': {e.strerror or e}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    _fsync_dir(parent)
+
+
+def _publish(tmp: str, path: Path, force: bool) -> None:
+    if force:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV):
+            raise
+        # Filesystems without hard links: reserve the name exclusively, then replace
+        # the empty placeholder (never someone else's file) atomically.
+        placeholder = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        os.close(placeholder)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the new directory entry durable; not possible everywhere (e.g. Windows).
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --------------------------------------------------------------------------------------
+# Progress
+
+
+class Progress(Protocol):
+    """What the subcommands need of a progress display."""
+
+    def start(self, name: str) -> None:
+        """Show that work on ``name`` begins."""
+        ...
+
+    def advance(self) -> None:
+        """Count one item as done."""
+        ...
+
+
+class _NoProgress:
+    def start(self, name: str) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+
+class _RichProgress:
+    def __init__(self, bar: object, task: object) -> None:
+        self._bar = bar
+        self._task = task
+
+    def start(self, name: str) -> None:
+        self._bar.update(self._task, description=name)  # type: ignore[attr-defined]
+
+    def advance(self) -> None:
+        self._bar.advance(self._task)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def progress(total: int, label: str) -> Iterator[Progress]:
+    """A progress bar on stderr for ``total`` items, or a no-op.
+
+    The bar is shown only for several items and only when stderr is a terminal, so
+    pipes, logs and tests see plain per-file lines.
+
+    Args:
+        total: the number of items.
+        label: the verb shown before the file name, e.g. ``encoding``.
+
+    Yields:
+        A `Progress`.
+    """
+    stderr = sys.stderr
+    if total < 2 or not _isatty(stderr):
+        yield _NoProgress()
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.progress import Progress as RichProgress
+
+    bar = RichProgress(
+        TextColumn(f"{label} [bold]{{task.description}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(file=stderr),
+        # Results printed to a terminal stdout must pass above the bar; results sent
+        # to a pipe must not be diverted to stderr.
+        redirect_stdout=_isatty(sys.stdout),
+        redirect_stderr=True,
+        transient=True,
+    )
+    with bar:
+        yield _RichProgress(bar, bar.add_task("", total=total))
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False

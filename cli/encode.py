@@ -1,0 +1,192 @@
+"""``s2lic encode``: compress images to `.s2lic` files."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from s2lic.cli.common import (
+    CLIError,
+    atomic_write,
+    bpp_arg,
+    check_device,
+    check_output,
+    device_arg,
+    error_line,
+    file_message,
+    format_bytes,
+    format_seconds,
+    is_s2lic_file,
+    positive_int,
+    progress,
+    quality_arg,
+    resolve_outputs,
+)
+from s2lic.codec.api import DEFAULT_QUALITY, encode, get_codec
+from s2lic.codec.image import DEFAULT_MAX_PIXELS, ImageError, load_image
+from s2lic.codec.registry import DEFAULT_MODEL, list_models
+from s2lic.entropy.coders import DEFAULT_CODER, list_coders
+from s2lic.entropy.errors import S2LICError
+
+__all__ = ["add_parser", "run"]
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".s2lic"
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``encode`` subcommand.
+
+    Args:
+        subparsers: the object returned by ``ArgumentParser.add_subparsers``.
+    """
+    p = subparsers.add_parser(
+        "encode",
+        help="compress images to .s2lic files",
+        description=(
+            "Compress images (PNG, JPEG, ... any format Pillow reads) to .s2lic files. "
+            "Each output goes next to its input with the suffix .s2lic unless -o "
+            "is given; existing files are never overwritten without --force."
+        ),
+    )
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="image files")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="output file (one input) or existing directory (any number of inputs)",
+    )
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument(
+        "-q",
+        "--quality",
+        type=quality_arg,
+        metavar="Q",
+        help=f"quality in [0, 1], higher is more bits (default {DEFAULT_QUALITY})",
+    )
+    rate.add_argument(
+        "--bpp",
+        type=bpp_arg,
+        metavar="B",
+        help="target bits per pixel: the best quality whose file fits is searched",
+    )
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        choices=list_models(),
+        help=f"model (default {DEFAULT_MODEL}; see 's2lic models')",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        type=device_arg,
+        help="torch device: cpu, cuda or cuda:N (default cpu)",
+    )
+    p.add_argument(
+        "--coder",
+        default=DEFAULT_CODER,
+        choices=list_coders(),
+        help=f"entropy coder (default {DEFAULT_CODER})",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="weights file (.safetensors) instead of the installed ones",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
+    )
+    p.add_argument(
+        "-f", "--force", action="store_true", help="overwrite existing outputs"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Encode every input; a failing file is reported and the others still run.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0 if every file was encoded, else 1.
+
+    Raises:
+        S2LICError: a problem that concerns all files (model, weights, device,
+            outputs); nothing has been written then.
+    """
+    inputs: list[Path] = args.inputs
+    outputs = resolve_outputs(inputs, args.output, SUFFIX)
+    check_device(args.device)
+    weights = os.fsdecode(args.weights) if args.weights is not None else None
+    # Load once up front: bad weights are one error, not one per file.
+    loaded = get_codec(args.model, args.device, weights)
+    log.debug(
+        "model %s on %s, weights %s (id %s), coder %s",
+        args.model,
+        args.device,
+        loaded.source,
+        loaded.weights_id.hex(),
+        args.coder,
+    )
+    failed = 0
+    with progress(len(inputs), "encoding") as bar:
+        for inp, out in zip(inputs, outputs, strict=True):
+            bar.start(inp.name)
+            try:
+                line = _encode_one(inp, out, args, weights)
+            except (S2LICError, OSError) as e:
+                failed += 1
+                print(error_line(file_message(inp, e)), file=sys.stderr, flush=True)
+            else:
+                print(line, flush=True)
+            bar.advance()
+    if failed and len(inputs) > 1:
+        print(
+            error_line(f"{failed} of {len(inputs)} files failed"),
+            file=sys.stderr,
+            flush=True,
+        )
+    return 1 if failed else 0
+
+
+def _encode_one(
+    inp: Path, out: Path, args: argparse.Namespace, weights: str | None
+) -> str:
+    """Encode one file and return its result line."""
+    try:
+        image = load_image(inp, args.max_pixels)
+    except ImageError:
+        if is_s2lic_file(inp):
+            raise CLIError(
+                f"'{os.fsdecode(inp)}' is already an .s2lic file "
+                "(use 's2lic decode' to decompress it)"
+            ) from None
+        raise
+    # Checked before the slow part so that a refusal comes at once.
+    check_output(inp, out, args.force)
+    result = encode(
+        image,
+        quality=args.quality,
+        bpp=args.bpp,
+        model=args.model,
+        coder=args.coder,
+        device=args.device,
+        weights=weights,
+    )
+    atomic_write(out, result.data, force=args.force)
+    return (
+        f"{os.fsdecode(inp)} -> {os.fsdecode(out)}: {format_bytes(len(result.data))}, "
+        f"{result.bpp:.3f} bpp, quality {result.quality:.3f}, "
+        f"{format_seconds(result.seconds)}"
+    )

@@ -1,0 +1,142 @@
+"""``s2lic info``: show what an `.s2lic` file holds, after verifying it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from s2lic.cli.common import error_line, file_message, format_bytes, read_input
+from s2lic.codec.registry import spec_from_id
+from s2lic.entropy.bitstream import Limits, unpack
+from s2lic.entropy.coders import coder_from_id
+from s2lic.entropy.errors import S2LICError
+
+__all__ = ["add_parser", "describe", "run"]
+
+# `info` decodes no pixels, so it reports files of any declared size; only the file
+# length itself is bounded (by `read_input`).
+_NO_LIMITS = Limits(max_pixels=1 << 64, max_stream_bytes=1 << 32)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``info`` subcommand.
+
+    Args:
+        subparsers: the object returned by ``ArgumentParser.add_subparsers``.
+    """
+    p = subparsers.add_parser(
+        "info",
+        help="show the header of .s2lic files",
+        description=(
+            "Verify .s2lic files (structure and CRC32) and show their headers: model, "
+            "weights, coder, image size and mode, quality, streams, size and bpp."
+        ),
+    )
+    p.add_argument("inputs", nargs="+", type=Path, metavar="FILE", help=".s2lic files")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON (an object, or a list of objects for several files)",
+    )
+    p.set_defaults(run=run)
+
+
+def describe(path: Path) -> dict[str, Any]:
+    """Read and verify one file and describe it.
+
+    Args:
+        path: an `.s2lic` file.
+
+    Returns:
+        The fields printed by ``s2lic info --json``.
+
+    Raises:
+        S2LICError: the file cannot be read, is not an `.s2lic` file, is truncated
+            or corrupted.
+    """
+    data = read_input(path)
+    container = unpack(data, _NO_LIMITS)
+    h = container.header
+    try:
+        model: str = spec_from_id(h.model_id).name
+    except S2LICError:
+        model = f"unknown (id {h.model_id})"
+    try:
+        coder: str = coder_from_id(h.coder_id).name
+    except S2LICError:
+        coder = f"unknown (id {h.coder_id})"
+    return {
+        "file": os.fsdecode(path),
+        "model": model,
+        "model_id": h.model_id,
+        "weights_id": h.weights_id.hex(),
+        "coder": coder,
+        "coder_id": h.coder_id,
+        "width": h.width,
+        "height": h.height,
+        "mode": h.mode.name,
+        "quality": h.quality_value,
+        "quality_code": h.quality,
+        "symbol_crc": f"{h.symbol_crc:08x}",
+        "streams": [len(s) for s in container.streams],
+        "bytes": len(data),
+        "bpp": 8.0 * len(data) / h.pixels,
+    }
+
+
+def _text(info: dict[str, Any]) -> str:
+    streams = info["streams"]
+    pixels = info["width"] * info["height"]
+    rows = [
+        ("model", f"{info['model']} (id {info['model_id']})"),
+        ("weights id", info["weights_id"]),
+        ("coder", f"{info['coder']} (id {info['coder_id']})"),
+        (
+            "size",
+            f"{info['width']}x{info['height']} ({pixels:,} pixels)",
+        ),
+        ("mode", info["mode"]),
+        ("quality", f"{info['quality']:.3f} (code {info['quality_code']})"),
+        (
+            "streams",
+            f"{len(streams)}: " + ", ".join(f"{n:,}" for n in streams) + " bytes",
+        ),
+        ("total", format_bytes(info["bytes"])),
+        ("bpp", f"{info['bpp']:.4f}"),
+    ]
+    width = max(len(k) for k, _ in rows) + 1
+    return "\n".join(
+        [f"{info['file']}:"] + [f"  {k + ':':<{width}} {v}" for k, v in rows]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Describe every input; a failing file is reported and the others still run.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0 if every file is a valid `.s2lic` file, else 1.
+    """
+    inputs: list[Path] = args.inputs
+    infos: list[dict[str, Any]] = []
+    failed = 0
+    for i, path in enumerate(inputs):
+        try:
+            info = describe(path)
+        except (S2LICError, OSError) as e:
+            failed += 1
+            print(error_line(file_message(path, e)), file=sys.stderr, flush=True)
+            continue
+        infos.append(info)
+        if not args.json:
+            print(("\n" if i and len(infos) > 1 else "") + _text(info), flush=True)
+    if args.json and infos:
+        single = len(inputs) == 1
+        print(json.dumps(infos[0] if single else infos, indent=2))
+    return 1 if failed else 0

@@ -1,0 +1,253 @@
+"""The public API: images to `.s2lic` bytes and back; the CLI and the web call it.
+
+encode(image) : planes ─> pad ─> g_a ─> [rate search] ─> entropy coding ─> container
+decode(bytes) : container ─> checks ─> entropy decoding ─> g_s ─> crop ─> image
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from s2lic.codec.image import (
+    Planes,
+    crop,
+    decode_alpha,
+    encode_alpha,
+    from_planes,
+    pad_to_multiple,
+    to_planes,
+    to_tensor,
+    to_uint8,
+)
+from s2lic.codec.registry import DEFAULT_MODEL, spec_from_id
+from s2lic.codec.zoo import LoadedModel, load_model
+from s2lic.entropy.bitstream import (
+    Container,
+    Header,
+    Limits,
+    code_to_quality,
+    pack,
+    quality_to_code,
+    symbol_checksum,
+    unpack,
+)
+from s2lic.entropy.coders import DEFAULT_CODER, coder_from_id, get_coder
+from s2lic.entropy.errors import ChecksumError, S2LICError
+
+__all__ = [
+    "DEFAULT_QUALITY",
+    "EncodeResult",
+    "DecodeResult",
+    "WeightsMismatchError",
+    "get_codec",
+    "encode",
+    "decode",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUALITY = 0.75
+_BPP_SEARCH_STEPS = 12
+_BPP_TOLERANCE = 0.01  # stop once the size is within 1 % below the target
+
+
+class WeightsMismatchError(S2LICError):
+    """The file was encoded with other weights than the decoder has."""
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    """An encoded image.
+
+    Attributes:
+        data: the complete `.s2lic` file.
+        header: its header.
+        bpp: bits per pixel of the whole file (header included).
+        seconds: wall time of the encoding (rate search included, model loading
+            excluded).
+    """
+
+    data: bytes
+    header: Header
+    bpp: float
+    seconds: float
+
+    @property
+    def quality(self) -> float:
+        return code_to_quality(self.header.quality)
+
+
+@dataclass(frozen=True)
+class DecodeResult:
+    """A decoded image: `image` in the file's colour mode, `header`, wall `seconds`."""
+
+    image: Image.Image
+    header: Header
+    seconds: float
+
+
+@functools.lru_cache(maxsize=4)
+def get_codec(
+    model: str = DEFAULT_MODEL, device: str = "cpu", weights: str | None = None
+) -> LoadedModel:
+    """The loaded model (cached: loading costs far more than coding a small image)."""
+    loaded = load_model(model, device, weights)
+    if not loaded.trained:
+        log.warning("model %s has no trained weights: using %s", model, loaded.source)
+    return loaded
+
+
+def _bpp(data: bytes, planes: Planes) -> float:
+    h, w = planes.rgb.shape[:2]
+    return 8.0 * len(data) / (h * w)
+
+
+def encode(
+    image: Image.Image | Planes,
+    *,
+    quality: float | None = None,
+    bpp: float | None = None,
+    model: str = DEFAULT_MODEL,
+    coder: str = DEFAULT_CODER,
+    device: str = "cpu",
+    weights: str | None = None,
+) -> EncodeResult:
+    """Compress an image to `.s2lic` bytes.
+
+    Args:
+        image: a PIL image (any mode `to_planes` accepts) or prepared planes.
+        quality: in [0, 1] (higher = more bits); default `DEFAULT_QUALITY`.
+        bpp: target bits per pixel instead of quality: the largest quality whose file
+            fits is found by bisection on the real encoded size.
+        model: registry name.
+        coder: entropy coder name.
+        device: torch device of the networks.
+        weights: a weights file instead of the manifest's.
+
+    Returns:
+        `EncodeResult`.
+    """
+    if quality is not None and bpp is not None:
+        raise ValueError("give quality or bpp, not both")
+    if bpp is not None and not bpp > 0:
+        raise ValueError(f"target bpp must be positive, got {bpp}")
+    loaded = get_codec(model, device, weights)
+    backend = get_coder(coder)
+    start = time.perf_counter()  # after loading: report coding time, not set-up
+    planes = image if isinstance(image, Planes) else to_planes(image)
+    h, w = planes.rgb.shape[:2]
+    x, _ = pad_to_multiple(to_tensor(planes.rgb).to(device), loaded.model.pad_multiple)
+    alpha = (encode_alpha(planes.alpha),) if planes.alpha is not None else ()
+    with torch.inference_mode():
+        y = loaded.model.g_a(x)
+
+        def at(code: int) -> bytes:
+            enc = loaded.model.compress_latent(y, code_to_quality(code), backend)
+            header = Header(
+                model_id=loaded.spec.model_id,
+                weights_id=loaded.weights_id,
+                coder_id=backend.coder_id,
+                width=w,
+                height=h,
+                mode=planes.mode,
+                quality=code,
+                symbol_crc=symbol_checksum(*enc.symbols),
+            )
+            return pack(Container(header, (*enc.streams, *alpha)))
+
+        if bpp is None:
+            q = DEFAULT_QUALITY if quality is None else quality
+            data = at(quality_to_code(q))
+        else:
+            data = _search_bpp(at, bpp, planes)
+    header = unpack(data, Limits(max_pixels=max(h * w, 1))).header
+    return EncodeResult(data, header, _bpp(data, planes), time.perf_counter() - start)
+
+
+def _search_bpp(
+    encode_at: Callable[[int], bytes], target: float, planes: Planes
+) -> bytes:
+    """Largest quality code whose file is at most `target` bpp (bisection)."""
+    lo, hi = 0, 65535
+    best = encode_at(lo)
+    if _bpp(best, planes) > target:
+        log.warning(
+            "even the lowest quality needs %.4f bpp, above the target %.4f",
+            _bpp(best, planes),
+            target,
+        )
+        return best
+    top = encode_at(hi)
+    if _bpp(top, planes) <= target:
+        return top
+    for _ in range(_BPP_SEARCH_STEPS):
+        mid = (lo + hi) // 2
+        data = encode_at(mid)
+        rate = _bpp(data, planes)
+        if rate <= target:
+            lo, best = mid, data
+            if rate >= target * (1 - _BPP_TOLERANCE):
+                break
+        else:
+            hi = mid
+        if hi - lo <= 1:
+            break
+    return best
+
+
+def decode(
+    data: bytes,
+    *,
+    device: str = "cpu",
+    weights: str | None = None,
+    limits: Limits | None = None,
+) -> DecodeResult:
+    """Decompress `.s2lic` bytes.
+
+    Raises:
+        S2LICError subclasses with a one-line message for every bad input: not an
+        .s2lic file, truncated or corrupted data, unknown model or coder, other weights,
+        decoded symbols that differ from the encoder's.
+    """
+    container = unpack(data, limits or Limits())
+    header = container.header
+    spec = spec_from_id(header.model_id)
+    backend = coder_from_id(header.coder_id)
+    loaded = get_codec(spec.name, device, weights)
+    start = time.perf_counter()
+    if header.weights_id != loaded.weights_id:
+        raise WeightsMismatchError(
+            f"the file was encoded with other weights of {spec.name} "
+            f"(id {header.weights_id.hex()}, these are {loaded.weights_id.hex()})"
+        )
+    expected = 3 if header.mode.has_alpha else 2
+    if len(container.streams) != expected:
+        raise S2LICError(
+            f"corrupted file: {len(container.streams)} streams, expected {expected}"
+        )
+    m = loaded.model.pad_multiple
+    shape = (-(-header.height // m) * m, -(-header.width // m) * m)
+    with torch.inference_mode():
+        x_hat, symbols = loaded.model.decompress(
+            container.streams[:2], shape, code_to_quality(header.quality), backend
+        )
+    if symbol_checksum(*symbols) != header.symbol_crc:
+        raise ChecksumError(
+            "decoded symbols differ from the encoder's: the file was encoded with "
+            "different arithmetic (another device type or software version)"
+        )
+    rgb = to_uint8(crop(x_hat, (header.height, header.width)))
+    alpha = (
+        decode_alpha(container.streams[2], header.width, header.height)
+        if header.mode.has_alpha
+        else None
+    )
+    image = from_planes(Planes(rgb=rgb, mode=header.mode, alpha=alpha))
+    return DecodeResult(image, header, time.perf_counter() - start)
