@@ -19,8 +19,9 @@ def tune_allocator() -> bool:
     """Keep freed tensor memory in the glibc heap instead of returning it to the OS.
 
     glibc serves large blocks with mmap and unmaps them on free, so every activation
-    tensor is page-faulted in again; on the 2-core CI machine this made element-wise ops
-    up to 30x slower (a 3 MB multiply: 3.2 ms -> 0.1 ms) and the codec 2-5x slower.
+    tensor is page-faulted in again; on the 2-core CI machine the codec ran 20-30 %
+    faster with this (idle) and up to 2.7x faster while other processes ran
+    (docs/benchmarks.md).
     The cost is that the process keeps up to ~1 GiB of freed memory for reuse.
 
     Returns:

@@ -4,8 +4,8 @@ Every Swin-V2 block calls `window_attention`; the backend is chosen here so a fu
 kernel (Triton on CUDA) can be plugged in and benchmarked without touching the blocks.
 Backends: ``"eager"`` (explicit softmax, the reference) and ``"sdpa"``
 (`torch.nn.functional.scaled_dot_product_attention`). The default is eager on CPUs
-(measured 2.3x faster than SDPA for 64-token windows with a float bias, torch 2.14, 2
-cores) and SDPA elsewhere; ``S2LIC_ATTENTION`` overrides it.
+(1.2-2.3x faster than SDPA for 64-token windows with a float bias, torch 2.14, 2 cores;
+see docs/benchmarks.md) and SDPA elsewhere; ``S2LIC_ATTENTION`` overrides it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,123 @@
+"""Registry constraints and weights: verified loading, clear errors, shipping size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomllib
+import torch
+
+from s2lic.codec.registry import UnknownModelError, get_spec, list_models, spec_from_id
+from s2lic.codec.zoo import WeightsError, load_model, read_manifest, save_weights
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_registry_ids_and_names() -> None:
+    names = list_models()
+    assert names == ["s2lic-paper", "s2lic-s", "s2lic-tiny"]
+    for n in names:
+        assert spec_from_id(get_spec(n).model_id).name == n
+    with pytest.raises(UnknownModelError, match="choose from"):
+        get_spec("s2lic-xl")
+    with pytest.raises(UnknownModelError, match="id 999"):
+        spec_from_id(999)
+
+
+def test_shipped_model_budget(tmp_path: Path) -> None:
+    """s2lic-s: <= 8 M parameters and an fp16 weights file <= 16 MiB."""
+    loaded = load_model("s2lic-s")
+    assert sum(p.numel() for p in loaded.model.parameters()) <= 8_000_000
+    path = tmp_path / "s.safetensors"
+    save_weights(loaded.spec, loaded.model, path)
+    assert path.stat().st_size <= 16 * 2**20
+
+
+def test_paper_model_size() -> None:
+    spec = get_spec("s2lic-paper")
+    cfg = spec.config
+    assert (cfg.entropy.latent_channels, cfg.entropy.num_slices) == (320, 10)
+    assert cfg.analysis.depths == (1, 2, 3) and cfg.synthesis.depths == (3, 2, 1)
+    assert cfg.analysis.heads == (4, 8, 16) and cfg.analysis.window_size == 8
+    with torch.device("meta"):
+        model = spec.factory(cfg)
+    assert 50e6 < sum(p.numel() for p in model.parameters()) < 70e6
+
+
+def test_random_weights_are_reproducible() -> None:
+    a, b = load_model("s2lic-tiny"), load_model("s2lic-tiny")
+    assert not a.trained and a.weights_id == b.weights_id
+    for (ka, va), (kb, vb) in zip(
+        a.model.state_dict().items(), b.model.state_dict().items(), strict=True
+    ):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_weights_round_trip(tmp_path: Path) -> None:
+    src = load_model("s2lic-tiny")
+    with torch.no_grad():
+        for p in src.model.parameters():
+            p.add_(0.01)
+    path = tmp_path / "tiny.safetensors"
+    sha = save_weights(src.spec, src.model, path)
+    loaded = load_model("s2lic-tiny", weights=path)
+    assert loaded.trained and loaded.weights_id == bytes.fromhex(sha)[:4]
+    for (k, a), b in zip(
+        src.model.state_dict().items(), loaded.model.state_dict().values(), strict=True
+    ):
+        tol = 1e-2 if a.is_floating_point() else 0  # shipped as fp16
+        torch.testing.assert_close(b, a, atol=tol, rtol=1e-3, msg=k)
+
+
+def test_manifest_entry_is_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = load_model("s2lic-tiny")
+    path = tmp_path / "tiny.safetensors"
+    sha = save_weights(src.spec, src.model, path)
+    (tmp_path / "manifest.toml").write_text(
+        f'[s2lic-tiny]\nfile = "tiny.safetensors"\nsha256 = "{sha}"\n'
+    )
+    monkeypatch.setenv("S2LIC_WEIGHTS", str(tmp_path))
+    assert load_model("s2lic-tiny").trained
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        load_model("s2lic-tiny")
+    path.unlink()
+    with pytest.raises(WeightsError, match="missing"):
+        load_model("s2lic-tiny")
+
+
+def test_wrong_weights_are_refused(tmp_path: Path) -> None:
+    other = get_spec("s2lic-s")
+    tiny = load_model("s2lic-tiny")
+    path = tmp_path / "tiny.safetensors"
+    save_weights(tiny.spec, tiny.model, path)
+    with pytest.raises(WeightsError, match="no s2lic weights for model 's2lic-s'"):
+        load_model(other.name, weights=path)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not safetensors at all")
+    with pytest.raises(WeightsError, match="cannot read"):
+        load_model("s2lic-tiny", weights=junk)
+
+
+def test_shipped_manifest_parses() -> None:
+    manifest = read_manifest(ROOT / "weights")
+    for name, entry in manifest.items():
+        assert name in list_models()
+        assert (ROOT / "weights" / entry["file"]).is_file()
+
+
+def test_pyproject_lists_every_package() -> None:
+    """A package folder missing from pyproject would vanish from wheel installs."""
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    mapping = cfg["package-dir"]
+    found = set()
+    for pkg, folder in mapping.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join((pkg, *rel)))
+    assert found == set(cfg["packages"])
