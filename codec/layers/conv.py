@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["conv", "deconv", "subpel_conv", "conv1x1"]
+__all__ = ["conv", "deconv", "subpel_conv"]
 
 
 def conv(in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1) -> nn.Conv2d:
     """'Same' convolution; with `stride` s it maps H to ceil(H / s)."""
     return nn.Conv2d(in_ch, out_ch, kernel_size, stride, padding=kernel_size // 2)
-
-
-def conv1x1(in_ch: int, out_ch: int) -> nn.Conv2d:
-    """Point-wise convolution."""
-    return nn.Conv2d(in_ch, out_ch, 1)
 
 
 def deconv(

@@ -13,6 +13,8 @@ import math
 import torch
 from torch import nn
 
+from .stacked import StackedLinear, StackedSequential
+
 __all__ = ["LogSpacedPositionBias", "log_spaced", "window_relative_table"]
 
 
@@ -47,17 +49,39 @@ class LogSpacedPositionBias(nn.Module):
         num_heads: number of attention heads (output features).
         hidden: width of the MLP's hidden layer (512 in Swin-V2).
         span: log-spacing span (8 in Swin-V2).
+        members: if set, one MLP per channel slice (stacked, see `StackedLinear`).
     """
 
-    def __init__(self, num_heads: int, hidden: int = 512, span: float = 8.0) -> None:
+    def __init__(
+        self,
+        num_heads: int,
+        hidden: int = 512,
+        span: float = 8.0,
+        members: int | None = None,
+    ) -> None:
         super().__init__()
         self.span = span
-        self.mlp = nn.Sequential(
-            nn.Linear(2, hidden),
-            nn.ReLU(inplace=True),
-            nn.Linear(hidden, num_heads, bias=False),
-        )
+        if members is None:
+            self.mlp: nn.Module = nn.Sequential(
+                nn.Linear(2, hidden),
+                nn.ReLU(inplace=True),
+                nn.Linear(hidden, num_heads, bias=False),
+            )
+        else:
+            self.mlp = StackedSequential(
+                [
+                    StackedLinear(members, 2, hidden),
+                    nn.ReLU(inplace=True),
+                    StackedLinear(members, hidden, num_heads, bias=False),
+                ]
+            )
 
-    def forward(self, rel: torch.Tensor) -> torch.Tensor:
-        """Bias for displacements `rel` (..., 2) in [-1, 1]; returns (..., heads)."""
-        return 16.0 * torch.sigmoid(self.mlp(log_spaced(rel, self.span)))
+    def forward(self, rel: torch.Tensor, index: int | None = None) -> torch.Tensor:
+        """Bias for displacements `rel` (..., 2) in [-1, 1]; returns (..., heads).
+
+        With `members`, `rel` is (B, s, ..., 2) and `index` selects as in
+        `StackedLinear`.
+        """
+        x = log_spaced(rel, self.span)
+        out = self.mlp(x) if isinstance(self.mlp, nn.Sequential) else self.mlp(x, index)
+        return 16.0 * torch.sigmoid(out)

@@ -12,7 +12,8 @@ needed.
 from __future__ import annotations
 
 import torch
-from torch import nn
+
+from s2lic.codec.layers.stacked import StackedConv2d
 
 __all__ = ["anchor_mask", "gather", "scatter", "SpatialContext"]
 
@@ -40,21 +41,19 @@ def scatter(
     return out
 
 
-class SpatialContext(nn.Module):
-    """Context of non-anchors from the decoded anchors of the same slice.
+class SpatialContext(StackedConv2d):
+    """Context of non-anchors from the decoded anchors of their slice (one per slice).
+
+    Input: anchors_hat (B, s, C, H, W) with zeros at non-anchor positions.
 
     Args:
+        members: channel slices.
         channels: slice channels.
         out_channels: context channels.
         kernel_size: odd spatial extent (5 in He et al.).
     """
 
-    def __init__(self, channels: int, out_channels: int, kernel_size: int = 5) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(
-            channels, out_channels, kernel_size, padding=kernel_size // 2
-        )
-
-    def forward(self, anchors_hat: torch.Tensor) -> torch.Tensor:
-        """anchors_hat: (B, C, H, W) with zeros at non-anchor positions."""
-        return self.conv(anchors_hat)
+    def __init__(
+        self, members: int, channels: int, out_channels: int, kernel_size: int = 5
+    ) -> None:
+        super().__init__(members, channels, out_channels, kernel_size)

@@ -10,6 +10,9 @@ gives a global context at a cost linear in the number of positions.
 
     prev ─> q ─> pool to grid ─> offsets ─> points ─> grid_sample(prev) ─> k, v
               └──────────────────── attention(q, k, v) + bias(q - points) ─> 1x1 ─> ctx
+
+One module holds the AG networks of all slices (stacked weights, see
+`s2lic.codec.layers.stacked`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from s2lic.codec.layers.position_bias import LogSpacedPositionBias
+from s2lic.codec.layers.stacked import StackedConv2d
 
 __all__ = ["GlobalInterContext"]
 
@@ -34,9 +38,10 @@ class GlobalInterContext(nn.Module):
     """Deformable multi-head attention from every position to `grid`^2 sampled keys.
 
     Args:
-        in_channels: channels of the decoded slices.
+        members: number of slices with a context (stacked networks).
+        in_channels: channels of the decoded slices (the widest member's).
         out_channels: context channels.
-        dim: attention width (default `in_channels`).
+        dim: attention width.
         head_dim: channels per head.
         grid: reference points per side (keys = grid^2).
         offset_range: largest offset, in grid cells.
@@ -45,76 +50,78 @@ class GlobalInterContext(nn.Module):
 
     def __init__(
         self,
+        members: int,
         in_channels: int,
         out_channels: int,
-        dim: int | None = None,
+        dim: int,
         head_dim: int = 32,
         grid: int = 8,
         offset_range: float = 2.0,
         cpb_hidden: int = 64,
     ) -> None:
         super().__init__()
-        dim = dim or in_channels
+        S = members
         self.heads = max(dim // head_dim, 1)
         if dim % self.heads:
             raise ValueError(f"dim {dim} is not divisible into {self.heads} heads")
         self.grid = grid
         self.offset_range = offset_range
-        self.q = nn.Conv2d(in_channels, dim, 1)
-        self.offset = nn.Sequential(
-            nn.Conv2d(dim, dim, 3, padding=1, groups=dim),
-            nn.GELU(),
-            nn.Conv2d(dim, 2, 1),
-        )
+        self.q = StackedConv2d(S, in_channels, dim, 1)
+        self.offset_dw = StackedConv2d(S, dim, dim, 3, groups=dim)
+        self.offset_pw = StackedConv2d(S, dim, 2, 1)
         # Start from the regular grid: offsets begin at zero.
-        nn.init.zeros_(self.offset[-1].weight)
-        nn.init.zeros_(self.offset[-1].bias)
-        self.k = nn.Conv2d(in_channels, dim, 1)
-        self.v = nn.Conv2d(in_channels, dim, 1)
-        self.bias = LogSpacedPositionBias(self.heads, cpb_hidden)
-        self.proj = nn.Conv2d(dim, out_channels, 1)
+        nn.init.zeros_(self.offset_pw.weight)
+        nn.init.zeros_(self.offset_pw.bias)  # type: ignore[arg-type]
+        self.k = StackedConv2d(S, in_channels, dim, 1)
+        self.v = StackedConv2d(S, in_channels, dim, 1)
+        self.bias = LogSpacedPositionBias(self.heads, cpb_hidden, members=S)
+        self.proj = StackedConv2d(S, dim, out_channels, 1)
 
-    def sample_points(self, q: torch.Tensor) -> torch.Tensor:
-        """Sampling points (B, g, g, 2) as (x, y) in [-1, 1] from q (B, dim, H, W)."""
+    def sample_points(self, q: torch.Tensor, index: int | None = None) -> torch.Tensor:
+        """Points (B, s, g, g, 2) as (x, y) in [-1, 1] from queries (B, s, D, H, W)."""
+        B, s, D, H, W = q.shape
         g = self.grid
         c = _centers(g, q.device)
-        ref = torch.stack(
-            torch.meshgrid(c, c, indexing="xy"), dim=-1
-        )  # (g, g, 2) = (x, y)
-        off = torch.tanh(self.offset(F.adaptive_avg_pool2d(q, g)))
-        off = off.permute(0, 2, 3, 1) * (self.offset_range * 2.0 / g)
+        ref = torch.stack(torch.meshgrid(c, c, indexing="xy"), dim=-1)  # (g, g, 2)
+        pooled = F.adaptive_avg_pool2d(q.reshape(B * s, D, H, W), g).view(B, s, D, g, g)
+        off = torch.tanh(self.offset_pw(F.gelu(self.offset_dw(pooled, index)), index))
+        off = off.permute(0, 1, 3, 4, 2) * (self.offset_range * 2.0 / g)
         return (ref + off).clamp(-1.0, 1.0)
 
-    def forward(self, prev: torch.Tensor) -> torch.Tensor:
-        """prev: (B, in_channels, H, W) -> (B, out_channels, H, W)."""
-        B, _, H, W = prev.shape
-        q = self.q(prev)
-        points = self.sample_points(q)
-        sampled = F.grid_sample(
-            prev, points, mode="bilinear", padding_mode="border", align_corners=False
-        )
+    def forward(self, prev: torch.Tensor, index: int | None = None) -> torch.Tensor:
+        """prev: (B, s, C, H, W) -> (B, s, out_channels, H, W)."""
+        B, s, C, H, W = prev.shape
         h = self.heads
-        k = (
-            self.k(sampled).flatten(2).unflatten(1, (h, -1)).transpose(-1, -2)
-        )  # (B,h,Nk,d)
-        v = self.v(sampled).flatten(2).unflatten(1, (h, -1)).transpose(-1, -2)
-        q = q.flatten(2).unflatten(1, (h, -1)).transpose(-1, -2)  # (B, h, HW, d)
+        q = self.q(prev, index)
+        points = self.sample_points(q, index)  # (B, s, g, g, 2)
+        sampled = F.grid_sample(
+            prev.reshape(B * s, C, H, W),
+            points.flatten(0, 1),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=False,
+        ).view(B, s, C, self.grid, self.grid)
+
+        def heads(t: torch.Tensor) -> torch.Tensor:  # (B, s, D, ...) -> (B, s, h, N, d)
+            return t.flatten(3).unflatten(2, (h, -1)).transpose(-1, -2)
+
+        k, v, q = heads(self.k(sampled, index)), heads(self.v(sampled, index)), heads(q)
         qy, qx = torch.meshgrid(
             _centers(H, prev.device), _centers(W, prev.device), indexing="ij"
         )
-        q_pos = torch.stack([qx, qy], dim=-1).view(1, -1, 1, 2)
-        k_pos = points.view(B, 1, -1, 2)
+        q_pos = torch.stack([qx, qy], dim=-1).view(1, 1, -1, 1, 2)
+        k_pos = points.view(B, s, 1, -1, 2)
         out = []
-        for s in range(0, H * W, _QUERY_CHUNK):
+        for c in range(0, H * W, _QUERY_CHUNK):
             # Displacements span [-2, 2] in grid_sample units; halve into [-1, 1].
-            bias = self.bias((q_pos[:, s : s + _QUERY_CHUNK] - k_pos) * 0.5)
+            bias = self.bias((q_pos[:, :, c : c + _QUERY_CHUNK] - k_pos) * 0.5, index)
             out.append(
                 F.scaled_dot_product_attention(
-                    q[:, :, s : s + _QUERY_CHUNK],
+                    q[:, :, :, c : c + _QUERY_CHUNK],
                     k,
                     v,
-                    attn_mask=bias.permute(0, 3, 1, 2),
+                    attn_mask=bias.permute(0, 1, 4, 2, 3),
                 )
             )
-        o = torch.cat(out, dim=2).transpose(-1, -2).reshape(B, -1, H, W)
-        return self.proj(o)
+        o = torch.cat(out, dim=3).transpose(-1, -2).reshape(B, s, -1, H, W)
+        return self.proj(o, index)

@@ -10,15 +10,23 @@ For slice i of y (each slice: ``M / S`` channels)::
     z_hat ─> h_s ─> hyper ──────────────────────────────┐
     y_hat[<i] ─┬─> AC ─> ac ────────────────────────────┤
                └─> AG ─> ag ────────────────────────────┤
-                                  anchors: EP_a(ac, ag, hyper) ─> (scale, mean) ─> code
+                                  anchors: EP_a(hyper, ac, ag) ─> (scale, mean) ─> code
                   anchors_hat + LRP_a ─> spatial ctx ─┐
-                              non-anchors: EP_n(ac, ag, hyper, spatial) ─> code
+                              non-anchors: EP_n(hyper, ac, ag, spatial) ─> code
                   y_hat[i] = anchors + non-anchors + LRP_n
 
-One loop (`_code_slices`) serves training, encoding and decoding; what differs is the
-`quantize` step it calls for each half of each slice: straight-through rounding with
-likelihoods (training), rounding + entropy encoding (encoder) or entropy decoding
-(decoder). Values are always quantised around the predicted mean, round(y - mu) + mu.
+Coding runs slice by slice (`_code_slices`): the decoder needs slices < i to predict
+slice i. One loop serves evaluation, encoding and decoding; what differs is the
+`quantize` step it calls for each half of each slice: rounding with likelihoods
+(evaluation), rounding + entropy encoding (encoder) or entropy decoding (decoder).
+Values are always quantised around the predicted mean, round(y - mu) + mu.
+
+Training instead computes all slices' entropy parameters in one batched pass
+(`_train_slices`): every slice's network is a member of a stacked module, and the
+context of slice i is built from ``y + u`` (u ~ U(-1/2, 1/2)) of slices < i, which is
+known for all slices up front, instead of from their decoded values, which would need
+the slices' means one after the other. Rounding errors around the means are uniform-
+like, so the context networks see the same kind of input when decoding.
 """
 
 from __future__ import annotations
@@ -33,10 +41,15 @@ from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.ops import quantize_ste as ste_round
 from torch import nn
 
-from s2lic.codec.layers.conv import conv
+from s2lic.codec.layers.stacked import StackedConv2d, StackedSequential, run_one
 from s2lic.entropy.coders.base import CdfTable, EntropyCoder
 from s2lic.entropy.context.channel import AdaptiveChannelContext
-from s2lic.entropy.context.checkerboard import SpatialContext, anchor_mask
+from s2lic.entropy.context.checkerboard import (
+    SpatialContext,
+    anchor_mask,
+    gather,
+    scatter,
+)
 from s2lic.entropy.context.global_inter import GlobalInterContext
 from s2lic.entropy.models.hyperprior import HyperAnalysis, HyperSynthesis
 
@@ -66,7 +79,8 @@ class ACGCConfig:
         num_slices: channel slices S (M divisible by S).
         ep_hidden: hidden widths of the 1x1 entropy-parameter networks.
         lrp_hidden: hidden widths of the 3x3 latent-residual-prediction networks.
-        context_max: cap on the widths of the AC / AG modules (0 = no cap).
+        context_width: width of the AC branches and of the AG attention (the same
+            for every slice so that all slices' networks run in one batched call).
         spatial_kernel: kernel of the checkerboard spatial context.
         ag_head_dim: channels per head of the AG attention.
         ag_grid: AG reference points per side.
@@ -79,7 +93,7 @@ class ACGCConfig:
     num_slices: int = 10
     ep_hidden: tuple[int, int] = (512, 384)
     lrp_hidden: tuple[int, int] = (224, 128)
-    context_max: int = 0
+    context_width: int = 192
     spatial_kernel: int = 5
     ag_head_dim: int = 32
     ag_grid: int = 8
@@ -105,24 +119,32 @@ class CodedLatents:
     symbols: list[np.ndarray]
 
 
-def _pointwise(in_ch: int, hidden: tuple[int, int], out_ch: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_ch, hidden[0], 1),
-        nn.GELU(),
-        nn.Conv2d(hidden[0], hidden[1], 1),
-        nn.GELU(),
-        nn.Conv2d(hidden[1], out_ch, 1),
+def _stack(
+    members: int, in_ch: int, hidden: tuple[int, int], out_ch: int, k: int
+) -> StackedSequential:
+    return StackedSequential(
+        [
+            StackedConv2d(members, in_ch, hidden[0], k),
+            nn.GELU(),
+            StackedConv2d(members, hidden[0], hidden[1], k),
+            nn.GELU(),
+            StackedConv2d(members, hidden[1], out_ch, k),
+        ]
     )
 
 
-def _lrp(in_ch: int, hidden: tuple[int, int], out_ch: int) -> nn.Sequential:
-    return nn.Sequential(
-        conv(in_ch, hidden[0], 3),
-        nn.GELU(),
-        conv(hidden[0], hidden[1], 3),
-        nn.GELU(),
-        conv(hidden[1], out_ch, 3),
-    )
+def _pointwise(
+    members: int, in_ch: int, hidden: tuple[int, int], out_ch: int
+) -> StackedSequential:
+    """Entropy-parameter networks: 1x1 convolutions."""
+    return _stack(members, in_ch, hidden, out_ch, 1)
+
+
+def _lrp(
+    members: int, in_ch: int, hidden: tuple[int, int], out_ch: int
+) -> StackedSequential:
+    """Latent residual prediction networks: 3x3 convolutions."""
+    return _stack(members, in_ch, hidden, out_ch, 3)
 
 
 def _table(cdf: torch.Tensor, length: torch.Tensor, offset: torch.Tensor) -> CdfTable:
@@ -153,44 +175,26 @@ class ACGCEntropyModel(nn.Module):
         self.entropy_bottleneck = EntropyBottleneck(cfg.z_channels)
         self.gaussian_conditional = GaussianConditional(None)
 
-        def width(i: int) -> int:
-            w = i * sc if not cfg.context_max else min(i * sc, cfg.context_max)
-            return max(cfg.ag_head_dim, w // cfg.ag_head_dim * cfg.ag_head_dim)
-
-        # Slice 0 has no previous slices: no AC / AG (Identity keeps indices aligned).
-        self.ac = nn.ModuleList(
-            AdaptiveChannelContext(i * sc, 2 * sc, width(i)) if i else nn.Identity()
-            for i in range(S)
+        prev = (S - 1) * sc  # widest input of decoded slices (zero-padded in training)
+        width = cfg.context_width
+        # Slices 1..S-1 have a channel context; slice 0 gets zeros in its place.
+        self.ac = AdaptiveChannelContext(S - 1, prev, 2 * sc, width)
+        self.ag = GlobalInterContext(
+            S - 1,
+            prev,
+            sc,
+            width,
+            cfg.ag_head_dim,
+            cfg.ag_grid,
+            cpb_hidden=cfg.ag_cpb_hidden,
         )
-        self.ag = nn.ModuleList(
-            GlobalInterContext(
-                i * sc,
-                sc,
-                width(i),
-                cfg.ag_head_dim,
-                cfg.ag_grid,
-                cpb_hidden=cfg.ag_cpb_hidden,
-            )
-            if i
-            else nn.Identity()
-            for i in range(S)
-        )
-        self.spatial = nn.ModuleList(
-            SpatialContext(sc, 2 * sc, cfg.spatial_kernel) for _ in range(S)
-        )
-        ctx = [hyper_out + (3 * sc if i else 0) for i in range(S)]
-        self.ep_anchor = nn.ModuleList(
-            _pointwise(c, cfg.ep_hidden, 2 * sc) for c in ctx
-        )
-        self.ep_nonanchor = nn.ModuleList(
-            _pointwise(c + 2 * sc, cfg.ep_hidden, 2 * sc) for c in ctx
-        )
-        self.lrp_anchor = nn.ModuleList(
-            _lrp(M + (i + 1) * sc, cfg.lrp_hidden, sc) for i in range(S)
-        )
-        self.lrp_nonanchor = nn.ModuleList(
-            _lrp(M + (i + 1) * sc, cfg.lrp_hidden, sc) for i in range(S)
-        )
+        self.spatial = SpatialContext(S, sc, 2 * sc, cfg.spatial_kernel)
+        ctx = hyper_out + 3 * sc  # [hyper, ac, ag]
+        self.ep_anchor = _pointwise(S, ctx, cfg.ep_hidden, 2 * sc)
+        self.ep_nonanchor = _pointwise(S, ctx + 2 * sc, cfg.ep_hidden, 2 * sc)
+        # LRP input: [hyper means, current slice, decoded slices < i (padded)]
+        self.lrp_anchor = _lrp(S, M + sc + prev, cfg.lrp_hidden, sc)
+        self.lrp_nonanchor = _lrp(S, M + sc + prev, cfg.lrp_hidden, sc)
 
     # -- coding tables -------------------------------------------------------------
 
@@ -213,6 +217,9 @@ class ACGCEntropyModel(nn.Module):
         scales = scales.clamp_min(float(self.gaussian_conditional.scale_bound))
         return torch.searchsorted(table[:-1].to(scales), scales.contiguous()).int()
 
+    def _indexes(self, scales: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+        return self.scale_indexes(gather(scales, mask)).cpu().numpy()
+
     def aux_loss(self) -> torch.Tensor:
         """Loss fitting the EntropyBottleneck's quantiles (trained in its own step)."""
         return self.entropy_bottleneck.loss()
@@ -223,27 +230,80 @@ class ACGCEntropyModel(nn.Module):
     # -- the slice loop --------------------------------------------------------------
 
     def _code_slices(self, hyper: torch.Tensor, quantize: Quantize) -> torch.Tensor:
-        """Run the ACGC context over all slices; returns y_hat (B, M, H, W)."""
+        """Run the ACGC context slice by slice; returns y_hat (B, M, H, W)."""
         B, _, H, W = hyper.shape
+        sc = self.cfg.slice_channels
         hyper_means = hyper.chunk(2, dim=1)[1]
         anchor = anchor_mask(H, W, hyper.device)
         non_anchor = ~anchor
         done: list[torch.Tensor] = []
         for i in range(self.cfg.num_slices):
-            ctx = [hyper]
             if i:
                 prev = torch.cat(done, dim=1)
-                ctx = [self.ac[i](prev), self.ag[i](prev), hyper]
-            scales, means = self.ep_anchor[i](torch.cat(ctx, dim=1)).chunk(2, dim=1)
+                ac = run_one(self.ac, prev, i - 1)
+                ag = run_one(self.ag, prev, i - 1)
+            else:
+                ac = hyper.new_zeros(B, 2 * sc, H, W)
+                ag = hyper.new_zeros(B, sc, H, W)
+            ctx = [hyper, ac, ag]
+            scales, means = run_one(self.ep_anchor, torch.cat(ctx, 1), i).chunk(2, 1)
             a_hat = quantize(i, anchor, scales, means)
-            lrp = self.lrp_anchor[i](torch.cat([hyper_means, *done, a_hat], dim=1))
+            lrp = run_one(self.lrp_anchor, torch.cat([hyper_means, a_hat, *done], 1), i)
             a_hat = a_hat + anchor * (0.5 * torch.tanh(lrp))
-            ctx.append(self.spatial[i](a_hat))
-            scales, means = self.ep_nonanchor[i](torch.cat(ctx, dim=1)).chunk(2, dim=1)
+            ctx.append(run_one(self.spatial, a_hat, i))
+            scales, means = run_one(self.ep_nonanchor, torch.cat(ctx, 1), i).chunk(2, 1)
             y_hat = a_hat + quantize(i, non_anchor, scales, means)
-            lrp = self.lrp_nonanchor[i](torch.cat([hyper_means, *done, y_hat], dim=1))
+            lrp = run_one(
+                self.lrp_nonanchor, torch.cat([hyper_means, y_hat, *done], 1), i
+            )
             done.append(y_hat + non_anchor * (0.5 * torch.tanh(lrp)))
         return torch.cat(done, dim=1)
+
+    def _train_slices(
+        self, y: torch.Tensor, hyper: torch.Tensor, context: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All slices at once; slice i's context comes from `context` slices < i.
+
+        Args:
+            y: (B, M, H, W) latent.
+            hyper: (B, 2M, H, W) hyper-synthesis output.
+            context: (B, M, H, W) stand-in for the decoded latent (``y + noise``).
+
+        Returns:
+            y_hat (straight-through rounding around the means, plus LRP), scales and
+            means, each (B, M, H, W).
+        """
+        B, M, H, W = y.shape
+        S, sc = self.cfg.num_slices, self.cfg.slice_channels
+        rnd = ste_round if self.training else torch.round
+        anchor = anchor_mask(H, W, y.device).unsqueeze(1)  # (1, 1, 1, H, W)
+        non_anchor = ~anchor
+        y5 = y.view(B, S, sc, H, W)
+        # Member i sees the first i slices of the context, zeros after them.
+        prev = context[:, None, : (S - 1) * sc].expand(B, S, -1, H, W)
+        keep = torch.arange((S - 1) * sc, device=y.device) < (
+            torch.arange(S, device=y.device)[:, None] * sc
+        )
+        prev = prev * keep[None, :, :, None, None]
+        ac = self.ac(prev[:, 1:])  # members: slices 1..S-1
+        ag = self.ag(prev[:, 1:])
+        ac = torch.cat([ac.new_zeros(B, 1, *ac.shape[2:]), ac], dim=1)
+        ag = torch.cat([ag.new_zeros(B, 1, *ag.shape[2:]), ag], dim=1)
+        hyper5 = hyper[:, None].expand(B, S, -1, H, W)
+        hyper_means = hyper.chunk(2, dim=1)[1][:, None].expand(B, S, -1, H, W)
+        ctx = [hyper5, ac, ag]
+        scales_a, means_a = self.ep_anchor(torch.cat(ctx, 2)).chunk(2, 2)
+        a_hat = (rnd(y5 - means_a) + means_a) * anchor
+        lrp = self.lrp_anchor(torch.cat([hyper_means, a_hat, prev], 2))
+        a_hat = a_hat + anchor * (0.5 * torch.tanh(lrp))
+        ctx.append(self.spatial(a_hat))
+        scales_n, means_n = self.ep_nonanchor(torch.cat(ctx, 2)).chunk(2, 2)
+        y_hat = a_hat + (rnd(y5 - means_n) + means_n) * non_anchor
+        lrp = self.lrp_nonanchor(torch.cat([hyper_means, y_hat, prev], 2))
+        y_hat = y_hat + non_anchor * (0.5 * torch.tanh(lrp))
+        scales = torch.where(anchor, scales_a, scales_n)
+        means = torch.where(anchor, means_a, means_n)
+        return (t.reshape(B, M, H, W) for t in (y_hat, scales, means))  # type: ignore[return-value]
 
     # -- training / evaluation forward --------------------------------------------
 
@@ -252,17 +312,23 @@ class ACGCEntropyModel(nn.Module):
 
         Returns:
             y_hat and the likelihoods ``{"y": (B, M, H, W), "z": (B, Z, H/4, W/4)}``.
-            In training mode the rate uses additive uniform noise and y_hat uses
-            straight-through rounding around the means; in eval mode both use rounding.
+            In training mode all slices run in one batched pass (module docstring), the
+            rate uses additive uniform noise and y_hat straight-through rounding around
+            the means; in eval mode the slices run one by one exactly as when coding.
         """
         z = self.h_a(y)
         _, z_likelihoods = self.entropy_bottleneck(z)
         med = self._z_medians()
         z_hat = (ste_round(z - med) if self.training else torch.round(z - med)) + med
         hyper = self.h_s(z_hat)
+        if self.training:
+            context = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+            y_hat, scales, means = self._train_slices(y, hyper, context)
+            _, y_likelihoods = self.gaussian_conditional(y, scales, means)
+            return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
+
         y_slices = y.chunk(self.cfg.num_slices, dim=1)
         likelihoods: list[torch.Tensor | None] = [None] * self.cfg.num_slices
-        rnd = ste_round if self.training else torch.round
 
         def quantize(
             i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor
@@ -271,10 +337,11 @@ class ACGCEntropyModel(nn.Module):
             _, lik = self.gaussian_conditional(y_i, scales, means)
             old = likelihoods[i]
             likelihoods[i] = lik if old is None else torch.where(mask, lik, old)
-            return (rnd(y_i - means) + means) * mask
+            return (torch.round(y_i - means) + means) * mask
 
         y_hat = self._code_slices(hyper, quantize)
-        return y_hat, {"y": torch.cat(likelihoods, dim=1), "z": z_likelihoods}  # type: ignore[arg-type]
+        y_likelihoods = torch.cat(likelihoods, dim=1)  # type: ignore[arg-type]
+        return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
 
     # -- entropy coding -----------------------------------------------------------
 
@@ -296,14 +363,11 @@ class ACGCEntropyModel(nn.Module):
         def quantize(
             i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor
         ) -> torch.Tensor:
-            m = mask.expand_as(means)
-            mu = means[m]
-            sym = torch.round(y_slices[i][m] - mu)
+            mu = gather(means, mask)
+            sym = torch.round(gather(y_slices[i], mask) - mu)
             symbols.append(sym.int().cpu().numpy())
-            y_enc.encode(symbols[-1], self.scale_indexes(scales[m]).cpu().numpy())
-            out = torch.zeros_like(means)
-            out[m] = sym + mu
-            return out
+            y_enc.encode(symbols[-1], self._indexes(scales, mask))
+            return scatter(sym + mu, mask, means)
 
         y_hat = self._code_slices(hyper, quantize)
         return CodedLatents((z_enc.finish(), y_enc.finish()), y_hat, symbols)
@@ -329,13 +393,9 @@ class ACGCEntropyModel(nn.Module):
         def quantize(
             i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor
         ) -> torch.Tensor:
-            m = mask.expand_as(means)
-            symbols.append(y_dec.decode(self.scale_indexes(scales[m]).cpu().numpy()))
-            out = torch.zeros_like(means)
-            out[m] = (
-                torch.from_numpy(symbols[-1].astype(np.float32)).to(means) + means[m]
-            )
-            return out
+            symbols.append(y_dec.decode(self._indexes(scales, mask)))
+            sym = torch.from_numpy(symbols[-1].astype(np.float32)).to(means)
+            return scatter(sym + gather(means, mask), mask, means)
 
         y_hat = self._code_slices(hyper, quantize)
         return CodedLatents(tuple(streams), y_hat, symbols)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from s2lic.codec.layers.attention_fn import ATTENTION_BACKENDS, window_attention
 from s2lic.codec.layers.enhancement import EnhancementConfig, EnhancementModule
 from s2lic.codec.layers.gain import QualityGain
 from s2lic.codec.layers.position_bias import log_spaced, window_relative_table
+from s2lic.codec.layers.stacked import StackedConv2d, StackedLinear, run_one
 from s2lic.codec.layers.swinv2 import SwinV2Block, SwinV2Stage
 from s2lic.entropy.context.channel import AdaptiveChannelContext
 from s2lic.entropy.context.checkerboard import anchor_mask, gather, scatter
@@ -125,24 +126,41 @@ def test_checkerboard_gather_scatter(hw: tuple[int, int]) -> None:
     torch.testing.assert_close(scatter(a, m, x) + scatter(n, ~m, x), x)
 
 
+def test_stacked_conv_members_and_prefix() -> None:
+    """All members in one call == each member alone; padding == weight prefix."""
+    conv = StackedConv2d(3, 8, 5, 3)
+    x = torch.randn(2, 3, 8, 6, 7)
+    x[:, 0, 4:] = 0  # member 0 only has 4 real input channels
+    out = conv(x)
+    for i in range(3):
+        torch.testing.assert_close(run_one(conv, x[:, i], i), out[:, i])
+    torch.testing.assert_close(run_one(conv, x[:, 0, :4], 0), out[:, 0])
+    dw = StackedConv2d(3, 8, 8, 5, groups=8)
+    torch.testing.assert_close(run_one(dw, x[:, 2], 2), dw(x)[:, 2])
+    lin = StackedLinear(3, 4, 2)
+    v = torch.randn(2, 3, 5, 4)
+    torch.testing.assert_close(lin(v[:, 1:2], 1), lin(v)[:, 1:2])
+
+
 def test_context_modules_shapes() -> None:
-    prev = torch.randn(2, 32, 6, 10)
-    assert AdaptiveChannelContext(32, 16).eval()(prev).shape == (2, 16, 6, 10)
-    ag = GlobalInterContext(32, 8, head_dim=16, grid=4).eval()
-    assert ag(prev).shape == (2, 8, 6, 10)
+    prev = torch.randn(2, 3, 32, 6, 10)
+    assert AdaptiveChannelContext(3, 32, 16, 24).eval()(prev).shape == (2, 3, 16, 6, 10)
+    ag = GlobalInterContext(3, 32, 8, 32, head_dim=16, grid=4).eval()
+    assert ag(prev).shape == (2, 3, 8, 6, 10)
+    assert run_one(ag, prev[:, 1, :20], 1).shape == (2, 8, 6, 10)
 
 
 def test_global_context_is_global() -> None:
     """AG output at one corner depends on inputs near the opposite corner."""
-    ag = GlobalInterContext(16, 4, head_dim=8, grid=4)
-    prev = torch.randn(1, 16, 16, 16, requires_grad=True)
-    ag(prev)[0, :, 0, 0].sum().backward()
-    assert prev.grad[0, :, 13, 13].abs().sum() > 0
+    ag = GlobalInterContext(1, 16, 4, 16, head_dim=8, grid=4)
+    prev = torch.randn(1, 1, 16, 16, 16, requires_grad=True)
+    ag(prev)[0, 0, :, 0, 0].sum().backward()
+    assert prev.grad[0, 0, :, 13, 13].abs().sum() > 0
 
 
 def test_global_context_offsets_start_on_grid() -> None:
-    ag = GlobalInterContext(16, 4, head_dim=8, grid=4)
-    pts = ag.sample_points(ag.q(torch.randn(1, 16, 8, 8)))
+    ag = GlobalInterContext(1, 16, 4, 16, head_dim=8, grid=4)
+    pts = ag.sample_points(ag.q(torch.randn(1, 1, 16, 8, 8)))
     c = torch.tensor([-0.75, -0.25, 0.25, 0.75])
-    torch.testing.assert_close(pts[0, :, :, 0], c.expand(4, 4))
-    torch.testing.assert_close(pts[0, :, :, 1], c[:, None].expand(4, 4))
+    torch.testing.assert_close(pts[0, 0, :, :, 0], c.expand(4, 4))
+    torch.testing.assert_close(pts[0, 0, :, :, 1], c[:, None].expand(4, 4))

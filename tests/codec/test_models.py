@@ -56,6 +56,41 @@ def test_eval_forward_matches_coding() -> None:
     torch.testing.assert_close(out.y_hat, enc.y_hat, atol=1e-5, rtol=0)
 
 
+def test_batched_training_pass_matches_slice_loop() -> None:
+    """The one-pass training path computes the same network as the decoding loop.
+
+    Fed the decoded slices as its context, the batched pass must reproduce the loop's
+    scales, means and y_hat (the loop is what the encoder and decoder run).
+    """
+    loaded = load_model("s2lic-tiny")
+    ent = loaded.model.entropy
+    with torch.no_grad():
+        y = loaded.model.gain(loaded.model.g_a(_image()), torch.tensor([0.5])) * 3
+        z = ent.h_a(y)
+        med = ent._z_medians()
+        hyper = ent.h_s(torch.round(z - med) + med)
+        seen: dict[str, list[torch.Tensor]] = {"scales": [], "means": []}
+        y_slices = y.chunk(ent.cfg.num_slices, dim=1)
+
+        def quantize(i, mask, scales, means):  # type: ignore[no-untyped-def]
+            seen["scales"].append(torch.where(mask, scales, 0))
+            seen["means"].append(torch.where(mask, means, 0))
+            return (torch.round(y_slices[i] - means) + means) * mask
+
+        y_loop = ent._code_slices(hyper, quantize)
+        y_batch, scales, means = ent._train_slices(y, hyper, context=y_loop)
+    S = ent.cfg.num_slices
+    loop_scales = torch.cat(
+        [seen["scales"][2 * i] + seen["scales"][2 * i + 1] for i in range(S)], 1
+    )
+    loop_means = torch.cat(
+        [seen["means"][2 * i] + seen["means"][2 * i + 1] for i in range(S)], 1
+    )
+    torch.testing.assert_close(scales, loop_scales, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(means, loop_means, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(y_batch, y_loop, atol=1e-4, rtol=1e-4)
+
+
 def test_quality_controls_rate() -> None:
     loaded = load_model("s2lic-tiny")
     x = _image(128, 128)
