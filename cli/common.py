@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
+from s2lic.codec.image import DEFAULT_MAX_PIXELS
 from s2lic.entropy.bitstream import MAGIC
 from s2lic.entropy.errors import LimitError, S2LICError
 
@@ -504,3 +505,35 @@ def _isatty(stream: object) -> bool:
         return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def add_shared_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
+    """Options that ``encode`` and ``decode`` share: output, device, weights, limits.
+
+    Args:
+        p: the subcommand's parser.
+        output_help: help text of ``-o``.
+    """
+    p.add_argument("-o", "--output", type=Path, metavar="OUT", help=output_help)
+    p.add_argument(
+        "--device",
+        default="cpu",
+        type=device_arg,
+        help="torch device: cpu, cuda or cuda:N (default cpu)",
+    )
+    p.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="weights file (.safetensors) instead of the installed ones",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
+    )
+    p.add_argument(
+        "-f", "--force", action="store_true", help="overwrite existing outputs"
+    )

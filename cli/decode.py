@@ -14,20 +14,18 @@ from PIL import Image
 
 from s2lic.cli.common import (
     CLIError,
+    add_shared_arguments,
     atomic_write,
     check_device,
     check_output,
-    device_arg,
     error_line,
     file_message,
     format_seconds,
-    positive_int,
     progress,
     read_input,
     resolve_outputs,
 )
 from s2lic.codec.api import decode
-from s2lic.codec.image import DEFAULT_MAX_PIXELS
 from s2lic.entropy.bitstream import Limits
 from s2lic.entropy.errors import LimitError, S2LICError
 
@@ -69,34 +67,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help=".s2lic files")
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="OUT",
-        help="output image (one input) or existing directory (any number of inputs)",
-    )
-    p.add_argument(
-        "--device",
-        default="cpu",
-        type=device_arg,
-        help="torch device: cpu, cuda or cuda:N (default cpu)",
-    )
-    p.add_argument(
-        "--weights",
-        type=Path,
-        metavar="FILE",
-        help="weights file (.safetensors) instead of the installed ones",
-    )
-    p.add_argument(
-        "--max-pixels",
-        type=positive_int,
-        default=DEFAULT_MAX_PIXELS,
-        metavar="N",
-        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
-    )
-    p.add_argument(
-        "-f", "--force", action="store_true", help="overwrite existing outputs"
+    add_shared_arguments(
+        p, "output image (one input) or existing directory (any number of inputs)"
     )
     p.set_defaults(run=run)
 

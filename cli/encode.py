@@ -10,23 +10,22 @@ from pathlib import Path
 
 from s2lic.cli.common import (
     CLIError,
+    add_shared_arguments,
     atomic_write,
     bpp_arg,
     check_device,
     check_output,
-    device_arg,
     error_line,
     file_message,
     format_bytes,
     format_seconds,
     is_s2lic_file,
-    positive_int,
     progress,
     quality_arg,
     resolve_outputs,
 )
 from s2lic.codec.api import DEFAULT_QUALITY, encode, get_codec
-from s2lic.codec.image import DEFAULT_MAX_PIXELS, ImageError, load_image
+from s2lic.codec.image import ImageError, load_image
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
 from s2lic.entropy.errors import S2LICError
@@ -54,13 +53,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="image files")
-    p.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="OUT",
-        help="output file (one input) or existing directory (any number of inputs)",
-    )
     rate = p.add_mutually_exclusive_group()
     rate.add_argument(
         "-q",
@@ -82,32 +74,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"model (default {DEFAULT_MODEL}; see 's2lic models')",
     )
     p.add_argument(
-        "--device",
-        default="cpu",
-        type=device_arg,
-        help="torch device: cpu, cuda or cuda:N (default cpu)",
-    )
-    p.add_argument(
         "--coder",
         default=DEFAULT_CODER,
         choices=list_coders(),
         help=f"entropy coder (default {DEFAULT_CODER})",
     )
-    p.add_argument(
-        "--weights",
-        type=Path,
-        metavar="FILE",
-        help="weights file (.safetensors) instead of the installed ones",
-    )
-    p.add_argument(
-        "--max-pixels",
-        type=positive_int,
-        default=DEFAULT_MAX_PIXELS,
-        metavar="N",
-        help=f"refuse larger images (default {DEFAULT_MAX_PIXELS:,})",
-    )
-    p.add_argument(
-        "-f", "--force", action="store_true", help="overwrite existing outputs"
+    add_shared_arguments(
+        p, "output file (one input) or existing directory (any number of inputs)"
     )
     p.set_defaults(run=run)
 
