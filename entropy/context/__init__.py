@@ -1,1 +1,12 @@
-"""placeholder"""
+"""Context models of the ACGC entropy model."""
+
+from s2lic.entropy.context.channel import AdaptiveChannelContext
+from s2lic.entropy.context.checkerboard import SpatialContext, anchor_mask
+from s2lic.entropy.context.global_inter import GlobalInterContext
+
+__all__ = [
+    "AdaptiveChannelContext",
+    "GlobalInterContext",
+    "SpatialContext",
+    "anchor_mask",
+]
