@@ -21,7 +21,6 @@ from typing import Any
 
 import tomllib
 import torch
-from compressai.models.utils import update_registered_buffers
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -35,6 +34,7 @@ __all__ = [
     "weights_dir",
     "read_manifest",
     "load_model",
+    "load_state",
     "save_weights",
     "config_json",
 ]
@@ -146,20 +146,34 @@ def _load_file(spec: ModelSpec, path: Path, sha256: str | None) -> nn.Module:
             f"{path} was trained for another configuration of {spec.name!r}"
         )
     model = _random_model(spec)
-    for module_name, names in _TABLE_BUFFERS.items():
-        update_registered_buffers(
-            model.get_submodule(module_name), module_name, names, state
-        )
-    ref = model.state_dict()
-    state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in state.items()}
     try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
+        load_state(model, state)
+    except (RuntimeError, KeyError, ValueError) as e:
         first = str(e).splitlines()[0]
         raise WeightsError(
             f"weights {path} do not fit {spec.name!r}: {first}"
         ) from None
     return model
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load a full state dict, resizing the coding-table buffers to the stored ones.
+
+    Floating-point tensors are cast to the model's dtypes (shipped weights are fp16).
+
+    Raises:
+        RuntimeError, KeyError: keys or shapes do not match.
+    """
+    for module_name, names in _TABLE_BUFFERS.items():
+        module = model.get_submodule(module_name)
+        for name in names:
+            # Replace the buffer (its size depends on the trained parameters); resizing
+            # it in place, as CompressAI's update_registered_buffers does, corrupted
+            # memory in a later backward pass (segfault, torch 2.14).
+            setattr(module, name, state[f"{module_name}.{name}"].clone())
+    ref = model.state_dict()
+    state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in state.items()}
+    model.load_state_dict(state, strict=True)
 
 
 def load_model(
@@ -195,13 +209,15 @@ def load_model(
 def save_weights(
     spec: ModelSpec, model: nn.Module, path: str | Path, half: bool = True
 ) -> str:
-    """Write shippable weights (fp16 floats, int tables as is); returns the sha256."""
+    """Write shippable weights; returns the file's sha256.
+
+    Parameters are stored in fp16 when `half`; buffers keep their dtype (the coding
+    tables are integers, and fp16 would flush CompressAI's 1e-9 likelihood bound to 0).
+    """
     model.entropy.update(force=True)
+    params = {name for name, _ in model.named_parameters()}
     state = {
-        k: (v.half() if half and v.is_floating_point() else v)
-        .detach()
-        .cpu()
-        .contiguous()
+        k: (v.half() if half and k in params else v).detach().cpu().contiguous()
         for k, v in model.state_dict().items()
     }
     meta = {"format": _FORMAT, "model": spec.name, "config": config_json(spec)}

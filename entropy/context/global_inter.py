@@ -86,7 +86,9 @@ class GlobalInterContext(nn.Module):
         pooled = F.adaptive_avg_pool2d(q.reshape(B * s, D, H, W), g).view(B, s, D, g, g)
         off = torch.tanh(self.offset_pw(F.gelu(self.offset_dw(pooled, index)), index))
         off = off.permute(0, 1, 3, 4, 2) * (self.offset_range * 2.0 / g)
-        return (ref + off).clamp(-1.0, 1.0)
+        # nan_to_num: grid_sample's CPU backward crashes on NaN coordinates (a diverged
+        # training step must give a NaN loss, not a segfault).
+        return torch.nan_to_num(ref + off, nan=0.0).clamp(-1.0, 1.0)
 
     def forward(self, prev: torch.Tensor, index: int | None = None) -> torch.Tensor:
         """prev: (B, s, C, H, W) -> (B, s, out_channels, H, W)."""

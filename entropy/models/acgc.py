@@ -317,14 +317,19 @@ class ACGCEntropyModel(nn.Module):
             the means; in eval mode the slices run one by one exactly as when coding.
         """
         z = self.h_a(y)
-        _, z_likelihoods = self.entropy_bottleneck(z)
+        # Likelihoods in fp32 even under autocast: bf16 rates would be off by percents.
+        with torch.autocast(y.device.type, enabled=False):
+            _, z_likelihoods = self.entropy_bottleneck(z.float())
         med = self._z_medians()
         z_hat = (ste_round(z - med) if self.training else torch.round(z - med)) + med
         hyper = self.h_s(z_hat)
         if self.training:
             context = y + torch.empty_like(y).uniform_(-0.5, 0.5)
             y_hat, scales, means = self._train_slices(y, hyper, context)
-            _, y_likelihoods = self.gaussian_conditional(y, scales, means)
+            with torch.autocast(y.device.type, enabled=False):
+                _, y_likelihoods = self.gaussian_conditional(
+                    y.float(), scales.float(), means.float()
+                )
             return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
 
         y_slices = y.chunk(self.cfg.num_slices, dim=1)

@@ -1,0 +1,110 @@
+"""``s2lic train``: train (or keep training) a model on folders of images.
+
+Options mirror `TrainConfig` field by field (one source of defaults). Re-running with
+the same ``--out`` resumes from its checkpoint; ``--minutes`` stops cleanly and saves.
+Multi-GPU: ``torchrun --nproc-per-node N -m s2lic.cli train ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import typing
+
+from s2lic.codec.registry import list_models
+from s2lic.codec.training import RateDistortion, TrainConfig, train
+
+__all__ = ["add_parser", "run"]
+
+log = logging.getLogger(__name__)
+
+_HELP = {
+    "model": "model to train",
+    "data": "image folders (never Kodak); e.g. ../shared/data/train/shard-*",
+    "out": "run folder: checkpoint (resumed automatically), logs, weights",
+    "crop": "random crop side (multiple of 64)",
+    "batch": "batch size per process",
+    "workers": "data loader processes",
+    "lr": "AdamW learning rate (peak)",
+    "weight_decay": "AdamW weight decay",
+    "warmup": "warm-up steps",
+    "clip": "gradient-norm clip (0 = off)",
+    "steps": "stop after this many steps (schedule length)",
+    "minutes": "stop after this many minutes (and save)",
+    "aux_lr": "learning rate of the z quantiles",
+    "init": "start from these weights (fresh optimiser) if there is no checkpoint",
+    "holdout": "training images held back for validation",
+    "val_every": "validate every N steps",
+    "ckpt_every": "seconds between checkpoints",
+    "log_every": "steps between log rows",
+    "bf16": "bf16 autocast on CUDA",
+    "tf32": "TF32 matmuls on CUDA",
+    "compile": "torch.compile the model (slow to start)",
+    "device": "cuda or cpu (default: cuda if available)",
+    "threads": "torch CPU threads (0 = default; busy CPU: set OMP_WAIT_POLICY=PASSIVE)",
+    "seed": "random seed",
+}
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``train`` subcommand."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a model (resumable, time-budgeted)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "objective":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        kind = hints[f.name]
+        if kind is bool:
+            p.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=_HELP[f.name],
+            )
+        elif f.name == "data":
+            p.add_argument(
+                flag, nargs="+", required=True, metavar="DIR", help=_HELP[f.name]
+            )
+        elif f.name == "model":
+            p.add_argument(
+                flag, default=default, choices=list_models(), help=_HELP[f.name]
+            )
+        else:
+            conv = {int: int, float: float}.get(kind, str)  # type: ignore[call-overload]
+            p.add_argument(
+                flag,
+                type=conv,
+                default=default,
+                help=f"{_HELP[f.name]} (default {default})",
+            )
+    p.add_argument("--metric", default="mse", choices=["mse", "ms-ssim"])
+    p.add_argument(
+        "--lambda-min", type=float, default=0.0, help="λ of quality 0 (0 = default)"
+    )
+    p.add_argument(
+        "--lambda-max", type=float, default=0.0, help="λ of quality 1 (0 = default)"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the `TrainConfig` from the options and train."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"objective"}
+    values = {n: getattr(args, n) for n in names}
+    values["data"] = tuple(values["data"])
+    objective = RateDistortion(args.metric, args.lambda_min, args.lambda_max)
+    cfg = TrainConfig(**values, objective=objective)
+    result = train(cfg)
+    print(
+        f"trained {cfg.model} to step {result.step} "
+        f"({result.images_per_second:.1f} img/s): {result.weights}"
+    )
+    return 0

@@ -1,0 +1,792 @@
+"""The evaluation's outputs: CompressAI-format JSONs, BD-rate tables, RD plots.
+
+Everything here is computed from the points of a run (`runner.EvalResult`) and from
+published reference curves; nothing is measured. `build_report` returns the files as
+bytes (the caller writes them), so the same report can be rebuilt from the journal at
+any time.
+
+- One JSON per measured codec in CompressAI's results format: ``name``,
+  ``description``, ``meta`` and ``results`` with the parallel lists ``bpp``,
+  ``psnr-rgb``, ``ms-ssim-rgb``, ``encoding_time``, ``decoding_time``; each value is
+  the mean over the images of the per-image values (as CompressAI averages), one
+  entry per quality, sorted by rate. Non-finite values (MS-SSIM of images too small
+  for it, PSNR of lossless points) are ``null``; a list that would be all ``null``
+  is left out.
+- ``results.md``: BD-rates against the anchor (PSNR-RGB and MS-SSIM in dB) and
+  against each reference curve, mean times, codec settings, environment.
+- ``rd-psnr`` and ``rd-ms-ssim`` plots (PNG and SVG): measured curves solid with
+  markers, reference curves dashed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import math
+import os
+import platform
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from s2lic.codec.eval.bd import bd_rate
+from s2lic.codec.eval.runner import (
+    CSV_NAME,
+    Codec,
+    EvalError,
+    EvalResult,
+    Point,
+    S2LICCodec,
+)
+
+__all__ = [
+    "DEFAULT_ANCHOR",
+    "DEFAULT_REFERENCES",
+    "X_MAX_BPP",
+    "Curve",
+    "Metric",
+    "Report",
+    "build_report",
+    "compressai_json",
+    "curve_bd_rate",
+    "environment",
+    "load_curve",
+    "load_references",
+    "measured_curve",
+    "render_plot",
+    "resolve_anchor",
+]
+
+Metric = Literal["psnr", "ms-ssim"]
+
+DEFAULT_ANCHOR: Final = "jpeg"
+"""Anchor of the BD-rate table when none is chosen.
+
+JPEG, because it is always measurable (libjpeg is part of every Pillow build), so the
+anchor is measured on the same images in the same run as every other codec, never
+skipped for a missing library; everyone knows its quality, and its curve spans the
+whole useful range (about 0.2 to 4 bpp on Kodak), so it overlaps every other codec.
+The learned-codec literature's anchor, VTM, cannot be run here; BD-rates against its
+published Kodak curve are in the reference table.
+"""
+
+DEFAULT_REFERENCES: Final = {
+    "vtm": "VTM",
+    "bpg_444_x265_ycbcr": "BPG 4:4:4",
+    "av1": "AV1",
+    "paper-elic2022_mse": "ELIC",
+    "paper-s2lic2024_mse": "S2LIC paper",
+    "jpeg": "JPEG",
+    "webp": "WebP",
+    "jpeg2000": "JPEG 2000",
+}
+"""Reference files (stems in the reference folder) and their short names."""
+
+X_MAX_BPP: Final = 2.0
+"""Right end of the plots' rate axis: where the codecs differ; beyond, curves join."""
+
+_PLOTS: Final[dict[Metric, str]] = {"psnr": "rd-psnr", "ms-ssim": "rd-ms-ssim"}
+_AXIS: Final[dict[Metric, str]] = {
+    "psnr": "PSNR-RGB (dB)",
+    "ms-ssim": "MS-SSIM-RGB (dB, −10·log10(1 − MS-SSIM))",
+}
+_PACKAGES: Final = (
+    "s2lic",
+    "torch",
+    "compressai",
+    "numpy",
+    "scipy",
+    "pillow",
+    "pillow-heif",
+    "pillow-jxl-plugin",
+    "pytorch-msssim",
+    "matplotlib",
+)
+_PILLOW_LIBS: Final = {
+    "jpg": "libjpeg",
+    "webp": "libwebp",
+    "jpg_2000": "OpenJPEG",
+    "avif": "libavif",
+}
+
+
+# --------------------------------------------------------------------------------------
+# Curves
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A rate-distortion curve, sorted by rate; NaN where a value is unknown.
+
+    Attributes:
+        key: codec name, or the reference file's stem.
+        label: name for legends and tables.
+        description: one line: what and how.
+        bpp: mean bits per pixel of each point.
+        psnr: mean PSNR-RGB in dB.
+        ms_ssim: mean MS-SSIM-RGB (linear, in [0, 1]).
+        enc_s: mean encoding seconds per image.
+        dec_s: mean decoding seconds per image.
+        measured: measured in this evaluation (else a published reference).
+        quality: the codec's quality parameter of each point (measured curves).
+    """
+
+    key: str
+    label: str
+    description: str
+    bpp: tuple[float, ...]
+    psnr: tuple[float, ...]
+    ms_ssim: tuple[float, ...]
+    enc_s: tuple[float, ...]
+    dec_s: tuple[float, ...]
+    measured: bool = False
+    quality: tuple[float, ...] = ()
+
+    def series(self, metric: Metric) -> tuple[list[float], list[float]]:
+        """(bpp, value) of the points where both are finite; MS-SSIM in dB."""
+        if metric == "psnr":
+            values = self.psnr
+        else:
+            values = tuple(_ms_ssim_db(m) for m in self.ms_ssim)
+        pairs = [
+            (r, v)
+            for r, v in zip(self.bpp, values, strict=True)
+            if math.isfinite(r) and math.isfinite(v)
+        ]
+        return [r for r, _ in pairs], [v for _, v in pairs]
+
+
+def _ms_ssim_db(m: float) -> float:
+    # -10 log10(1 - MS-SSIM), as CompressAI plots it: spreads the values near 1.
+    return -10.0 * math.log10(1.0 - m) if m < 1.0 else math.inf
+
+
+def _sorted_curve(
+    key: str,
+    label: str,
+    description: str,
+    columns: dict[str, Sequence[float]],
+    *,
+    measured: bool = False,
+) -> Curve:
+    """A `Curve` of parallel columns (bpp, psnr, ms_ssim, enc_s, dec_s[, quality])."""
+    order = sorted(range(len(columns["bpp"])), key=lambda i: columns["bpp"][i])
+
+    def col(name: str) -> tuple[float, ...]:
+        values = columns.get(name)
+        if values is None:
+            return tuple(math.nan for _ in order) if name != "quality" else ()
+        return tuple(float(values[i]) for i in order)
+
+    return Curve(
+        key,
+        label,
+        description,
+        col("bpp"),
+        col("psnr"),
+        col("ms_ssim"),
+        col("enc_s"),
+        col("dec_s"),
+        measured,
+        col("quality"),
+    )
+
+
+def _mean(values: Sequence[float]) -> float:
+    # fsum: the mean does not depend on the order the points were measured in.
+    return math.fsum(values) / len(values) if values else math.nan
+
+
+def measured_curve(
+    codec: Codec, points: Iterable[Point], images: int, dataset: str = ""
+) -> Curve | None:
+    """The curve of one codec: per quality, the mean over the images.
+
+    Only qualities measured on all ``images`` images are kept (a mean over fewer
+    would not be comparable).
+
+    Args:
+        codec: the codec.
+        points: its points (others are ignored).
+        images: the number of images of the evaluation.
+        dataset: the dataset's name, for the description.
+
+    Returns:
+        The curve, or None when no quality is complete.
+    """
+    by_quality: dict[float, list[Point]] = defaultdict(list)
+    for p in points:
+        if p.codec == codec.name:
+            by_quality[p.quality].append(p)
+    complete = {q: ps for q, ps in by_quality.items() if len(ps) == images}
+    if not complete:
+        return None
+    qualities = sorted(complete)
+    columns: dict[str, list[float]] = {"quality": qualities}
+    for field in ("bpp", "psnr", "ms_ssim", "enc_s", "dec_s"):
+        columns[field] = [
+            _mean([getattr(p, field) for p in complete[q]]) for q in qualities
+        ]
+    return _sorted_curve(
+        codec.name,
+        codec.label,
+        _description(codec, images, dataset),
+        columns,
+        measured=True,
+    )
+
+
+def _untrained(codec: Codec) -> bool:
+    return isinstance(codec, S2LICCodec) and not codec.trained
+
+
+def _description(codec: Codec, images: int, dataset: str) -> str:
+    where = f" on {images} {dataset} images" if dataset else f" on {images} images"
+    text = f"{codec.label}: {codec.settings}. Measured by s2lic eval{where}."
+    if _untrained(codec):
+        text = (
+            "UNTRAINED: random weights, the results are meaningless (they only show "
+            f"that the pipeline runs). {text}"
+        )
+    return text
+
+
+def load_curve(path: Path, label: str | None = None) -> Curve:
+    """A curve from a CompressAI-format JSON (``results.bpp``, ``psnr-rgb``, ...).
+
+    Missing ``ms-ssim-rgb`` or time lists become NaN.
+
+    Args:
+        path: the JSON file.
+        label: short name; default the file's ``name``.
+
+    Raises:
+        EvalError: the file cannot be read or is not in that format.
+    """
+    name = os.fsdecode(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        results = doc["results"]
+        columns = {
+            "bpp": results["bpp"],
+            "psnr": results.get("psnr-rgb", results.get("psnr")),
+            "ms_ssim": results.get("ms-ssim-rgb", results.get("ms-ssim")),
+            "enc_s": results.get("encoding_time"),
+            "dec_s": results.get("decoding_time"),
+        }
+        if columns["psnr"] is None:
+            raise KeyError("psnr-rgb")
+        present = {k: [_number(v) for v in vs] for k, vs in columns.items() if vs}
+        if len({len(v) for v in present.values()}) != 1:
+            raise ValueError("the result lists differ in length")
+        return _sorted_curve(
+            path.stem,
+            label or str(doc.get("name", path.stem)),
+            str(doc.get("description", "")),
+            present,
+        )
+    except OSError as e:
+        raise EvalError(f"cannot read reference '{name}': {e.strerror or e}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise EvalError(f"'{name}' is not a CompressAI results file: {e}") from None
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def load_references(folder: Path, names: dict[str, str] | None = None) -> list[Curve]:
+    """The reference curves of ``folder`` that exist, in the order of ``names``.
+
+    Args:
+        folder: a folder of CompressAI-format JSONs.
+        names: file stems to load and their short names; default
+            `DEFAULT_REFERENCES`.
+
+    Raises:
+        EvalError: the folder does not exist, or a file is not in the format.
+    """
+    if not folder.is_dir():
+        raise EvalError(f"reference directory '{os.fsdecode(folder)}' does not exist")
+    wanted = DEFAULT_REFERENCES if names is None else names
+    return [
+        load_curve(folder / f"{stem}.json", label)
+        for stem, label in wanted.items()
+        if (folder / f"{stem}.json").is_file()
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# JSON
+
+
+def _finite_or_none(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def compressai_json(curve: Curve, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The curve in CompressAI's results format.
+
+    Args:
+        curve: a measured curve.
+        meta: extra information stored under ``meta``.
+
+    Returns:
+        A JSON-serialisable dict (non-finite values are ``None``).
+    """
+    results: dict[str, list[float | None]] = {}
+    for key, values in (
+        ("bpp", curve.bpp),
+        ("psnr-rgb", curve.psnr),
+        ("ms-ssim-rgb", curve.ms_ssim),
+        ("encoding_time", curve.enc_s),
+        ("decoding_time", curve.dec_s),
+    ):
+        cleaned = [_finite_or_none(v) for v in values]
+        if any(v is not None for v in cleaned):
+            results[key] = cleaned
+    doc: dict[str, Any] = {"name": curve.label, "description": curve.description}
+    doc["meta"] = {"codec": curve.key, "quality": list(curve.quality), **(meta or {})}
+    doc["results"] = results
+    return doc
+
+
+# --------------------------------------------------------------------------------------
+# BD-rates
+
+
+def curve_bd_rate(anchor: Curve, test: Curve, metric: Metric = "psnr") -> float | None:
+    """BD-rate of ``test`` against ``anchor`` in percent, None where undefined.
+
+    Undefined: the curves do not overlap in quality, or one has too few usable
+    points (see `s2lic.codec.eval.bd`).
+    """
+    rate_a, value_a = anchor.series(metric)
+    rate_t, value_t = test.series(metric)
+    try:
+        return bd_rate(rate_a, value_a, rate_t, value_t)
+    except ValueError:
+        return None
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1f} %"
+
+
+def resolve_anchor(
+    name: str | None, measured: Sequence[Curve], references: Sequence[Curve]
+) -> Curve | None:
+    """The anchor curve: ``name`` among the measured, then the reference curves.
+
+    Without ``name``: `DEFAULT_ANCHOR` if measured, else the first measured classical
+    codec (any measured one if there is none).
+
+    Raises:
+        EvalError: ``name`` is neither measured nor a reference curve.
+    """
+    if name is None:
+        by_key = {c.key: c for c in measured}
+        if DEFAULT_ANCHOR in by_key:
+            return by_key[DEFAULT_ANCHOR]
+        classical = [c for c in measured if not c.key.startswith("s2lic")]
+        return (classical or list(measured) or [None])[0]
+    for curve in (*measured, *references):
+        if curve.key == name:
+            return curve
+    raise EvalError(
+        f"anchor {name!r} is neither a measured codec "
+        f"({', '.join(c.key for c in measured) or 'none'}) nor a reference curve "
+        f"({', '.join(c.key for c in references) or 'none'})"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Markdown
+
+
+def _table(
+    header: Sequence[str], rows: Iterable[Sequence[str]], numeric: bool = True
+) -> str:
+    """A Markdown table; columns after the first right-aligned when ``numeric``."""
+    rest = "---:" if numeric else ":---"
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join([":---", *[rest] * (len(header) - 1)]) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _span(values: Sequence[float], fmt: str) -> str:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return "n/a"
+    return f"{min(finite):{fmt}}–{max(finite):{fmt}}"
+
+
+def _seconds(values: Sequence[float]) -> str:
+    mean = _mean([v for v in values if math.isfinite(v)])
+    return "n/a" if math.isnan(mean) else f"{mean:.3f}"
+
+
+def anchor_table(measured: Sequence[Curve], anchor: Curve | None) -> str:
+    """BD-rates against the anchor, ranges and mean times of every measured curve."""
+    name = anchor.key if anchor is not None else "anchor"
+    header = [
+        "codec",
+        "points",
+        "bpp",
+        "PSNR (dB)",
+        f"BD-rate PSNR vs {name}",
+        f"BD-rate MS-SSIM vs {name}",
+        "encode (s)",
+        "decode (s)",
+    ]
+    rows = [
+        [
+            c.label,
+            str(len(c.bpp)),
+            _span(c.bpp, ".3f"),
+            _span(c.psnr, ".2f"),
+            _percent(curve_bd_rate(anchor, c) if anchor else None),
+            _percent(curve_bd_rate(anchor, c, "ms-ssim") if anchor else None),
+            _seconds(c.enc_s),
+            _seconds(c.dec_s),
+        ]
+        for c in measured
+    ]
+    return _table(header, rows)
+
+
+def reference_table(measured: Sequence[Curve], references: Sequence[Curve]) -> str:
+    """BD-rates (PSNR-RGB) of every measured curve against every reference curve."""
+    header = ["codec", *(f"vs {r.label}" for r in references)]
+    rows = [
+        [c.label, *(_percent(curve_bd_rate(r, c)) for r in references)]
+        for c in measured
+    ]
+    return _table(header, rows)
+
+
+def environment() -> list[str]:
+    """Lines describing the machine and the library versions."""
+    from PIL import features
+
+    versions = []
+    for package in _PACKAGES:
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    libs = [
+        f"{lib} {features.version(feature)}"
+        for feature, lib in _PILLOW_LIBS.items()
+        if features.version(feature)
+    ]
+    return [
+        f"machine: {platform.platform()}, {_cpu_model()}, "
+        f"{os.cpu_count()} logical CPUs",
+        f"Python {platform.python_version()}; {', '.join(versions)}",
+        f"Pillow's codec libraries: {', '.join(libs) or 'n/a'}",
+    ]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _format_qualities(values: Iterable[float]) -> str:
+    return ", ".join(f"{q:g}" for q in values)
+
+
+def _notes(
+    result: EvalResult, skipped: dict[str, str], codecs: Sequence[Codec], images: int
+) -> list[str]:
+    """Bullets about what is missing: skipped codecs, incomplete and stale points."""
+    notes = [f"**{name} not measured**: {why}" for name, why in skipped.items()]
+    counts = Counter((p.codec, p.quality) for p in result.points)
+    for codec in codecs:
+        partial = [q for q in codec.qualities if counts[codec.name, q] < images]
+        if partial:
+            notes.append(
+                f"{codec.name}: quality {_format_qualities(partial)} not measured on "
+                "all images (left out of the curves)"
+            )
+    failed = Counter(f.codec for f in result.failures)
+    for failure in {f.codec: f for f in result.failures}.values():
+        notes.append(
+            f"{failure.codec}: {failed[failure.codec]} point(s) failed in this run, "
+            f"e.g. {failure.image} at {failure.quality:g}: {failure.message}"
+        )
+    notes += [
+        f"{codec}: {n} row(s) of {CSV_NAME} were measured with other settings and "
+        "are ignored"
+        for codec, n in result.stale.items()
+    ]
+    return notes
+
+
+def _markdown(
+    ctx: _Context,
+    measured: Sequence[Curve],
+    anchor: Curve | None,
+    notes: Sequence[str],
+) -> str:
+    lines = [f"# Rate-distortion evaluation: {ctx.dataset}", ""]
+    lines += [
+        f"> **WARNING: {c.name} has no trained weights (seeded random weights): its "
+        "numbers are meaningless; they only show that the pipeline runs.**\n"
+        for c in ctx.codecs
+        if _untrained(c)
+    ]
+    lines += [
+        f"{ctx.images} images, {sum(len(c.bpp) for c in measured)} RD points "
+        f"({len(ctx.result.points)} per-image points in `{CSV_NAME}`). "
+        f"Generated {ctx.date} by `s2lic eval`. Rates are from the real files "
+        "(headers included); PSNR-RGB and MS-SSIM-RGB are measured on the decoded "
+        "8-bit RGB images and averaged over the images per quality, like CompressAI.",
+        "",
+        f"## BD-rate vs {anchor.key if anchor else 'the anchor'}",
+        "",
+        anchor_table(measured, anchor),
+        "",
+        "Negative BD-rate: fewer bits than the anchor for the same quality. "
+        "n/a: the curves do not overlap, or a curve has fewer than two usable "
+        "points. Times: mean wall time per image and point, in seconds.",
+        "",
+    ]
+    if ctx.references:
+        lines += [
+            "## BD-rate (PSNR-RGB) vs published Kodak curves",
+            "",
+            reference_table(measured, ctx.references),
+            "",
+            "References: "
+            + "; ".join(
+                f"{r.label} = `{r.key}.json` ({r.description})" for r in ctx.references
+            )
+            + ".",
+            "",
+        ]
+    lines += [
+        "## Codec settings",
+        "",
+        _table(
+            ["codec", "label", "settings", "libraries", "qualities"],
+            (
+                [
+                    c.name,
+                    c.label,
+                    c.settings,
+                    c.version(),
+                    _format_qualities(c.qualities),
+                ]
+                for c in ctx.codecs
+            ),
+            numeric=False,
+        ),
+        "",
+    ]
+    if notes:
+        lines += ["## Notes", "", *(f"- {n}" for n in notes), ""]
+    lines += [
+        "## Plots",
+        "",
+        f"![PSNR-RGB vs bpp]({_PLOTS['psnr']}.png)",
+        "",
+        f"![MS-SSIM vs bpp]({_PLOTS['ms-ssim']}.png)",
+        "",
+        "SVG versions next to the PNGs. Solid with markers: measured here; dashed: "
+        "published.",
+        "",
+        "## Environment",
+        "",
+        *(f"- {line}" for line in environment()),
+        f"- this invocation measured {ctx.result.measured} point(s) in "
+        f"{ctx.result.seconds:.1f} s (the others were read from `{CSV_NAME}`), "
+        f"classical codecs in {ctx.workers} worker process(es)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Plots
+
+
+def render_plot(
+    measured: Sequence[Curve],
+    references: Sequence[Curve],
+    metric: Metric,
+    fmt: Literal["png", "svg"],
+    title: str = "",
+    x_max: float = X_MAX_BPP,
+) -> bytes:
+    """One RD plot: measured curves solid with markers, references dashed.
+
+    Curves without a finite value of ``metric`` are left out; a measured curve
+    entirely beyond ``x_max`` is named "off scale" in the legend. The y range fits
+    the points left of ``x_max``.
+
+    Returns:
+        The image file's bytes (deterministic for the same inputs and versions).
+    """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # The object API on an Agg canvas: no pyplot state, no display needed.
+    fig = Figure(figsize=(10, 6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    visible: list[float] = []
+    styles = [(c, True) for c in measured] + [(c, False) for c in references]
+    colours = {
+        True: matplotlib.colormaps["tab10"],
+        False: matplotlib.colormaps["Dark2"],
+    }
+    counters = {True: 0, False: 0}
+    for curve, is_measured in styles:
+        x, y = curve.series(metric)
+        if not x:
+            continue
+        colour = colours[is_measured](counters[is_measured] % 8)
+        counters[is_measured] += 1
+        label = curve.label if is_measured else f"{curve.label} (published)"
+        if min(x) > x_max:
+            label += f" (off scale: {min(x):.1f}–{max(x):.1f} bpp)"
+        visible += [v for r, v in zip(x, y, strict=True) if r <= x_max]
+        ax.plot(
+            x,
+            y,
+            "-" if is_measured else "--",
+            marker="o" if is_measured else None,
+            markersize=4,
+            linewidth=1.6 if is_measured else 1.2,
+            color=colour,
+            label=label,
+        )
+    ax.set_xlim(0.0, x_max)
+    if visible:
+        pad = max(0.5, 0.03 * (max(visible) - min(visible)))
+        ax.set_ylim(min(visible) - pad, max(visible) + pad)
+    ax.set_xlabel("bits per pixel (whole file)")
+    ax.set_ylabel(_AXIS[metric])
+    ax.set_title(title)
+    ax.grid(True, alpha=0.4)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    buffer = io.BytesIO()
+    # Fixed ids and no date, so that re-running the report changes no file.
+    with matplotlib.rc_context({"svg.hashsalt": "s2lic-eval"}):
+        fig.savefig(
+            buffer,
+            format=fmt,
+            dpi=120,
+            metadata={"Date": None} if fmt == "svg" else None,
+        )
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------
+# The report
+
+
+@dataclass(frozen=True)
+class _Context:
+    result: EvalResult
+    codecs: Sequence[Codec]
+    references: Sequence[Curve]
+    dataset: str
+    images: int
+    workers: int
+    date: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outputs of an evaluation.
+
+    Attributes:
+        files: file name (in the output folder) -> contents.
+        summary: the BD-rate tables as Markdown, for the terminal.
+        curves: the measured curves.
+        anchor: the anchor curve, if any.
+    """
+
+    files: dict[str, bytes]
+    summary: str
+    curves: list[Curve]
+    anchor: Curve | None
+
+
+def build_report(
+    result: EvalResult,
+    codecs: Sequence[Codec],
+    images: int,
+    *,
+    references: Sequence[Curve] = (),
+    anchor: str | None = None,
+    skipped: dict[str, str] | None = None,
+    dataset: str = "",
+    workers: int = 1,
+) -> Report:
+    """All outputs of an evaluation, as file contents.
+
+    Args:
+        result: the run's points.
+        codecs: the codecs that were run (for labels, settings, qualities).
+        images: the number of images evaluated.
+        references: published curves to compare with.
+        anchor: the BD-rate anchor (a codec or reference key); see `resolve_anchor`.
+        skipped: codecs that could not run, with the reason.
+        dataset: the dataset's name for titles.
+        workers: the pool size, for the record.
+
+    Returns:
+        A `Report`.
+
+    Raises:
+        EvalError: ``anchor`` names no curve.
+    """
+    curves = [
+        c
+        for c in (measured_curve(k, result.points, images, dataset) for k in codecs)
+        if c is not None
+    ]
+    anchor_curve = resolve_anchor(anchor, curves, references)
+    ctx = _Context(
+        result,
+        codecs,
+        references,
+        dataset or "dataset",
+        images,
+        workers,
+        datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    notes = _notes(result, skipped or {}, codecs, images)
+    files: dict[str, bytes] = {}
+    for curve in curves:
+        meta = {"dataset": ctx.dataset, "images": images, "source": "measured"}
+        doc = compressai_json(curve, meta)
+        files[f"{curve.key}.json"] = (json.dumps(doc, indent=2) + "\n").encode()
+    files["results.md"] = _markdown(ctx, curves, anchor_curve, notes).encode()
+    for metric, stem in _PLOTS.items():
+        title = f"{ctx.dataset} ({images} images): {_AXIS[metric].split(' (')[0]}"
+        for fmt in ("png", "svg"):
+            files[f"{stem}.{fmt}"] = render_plot(curves, references, metric, fmt, title)
+    summary = anchor_table(curves, anchor_curve)
+    if references:
+        summary += "\n\n" + reference_table(curves, references)
+    return Report(files, summary, curves, anchor_curve)

@@ -1,0 +1,367 @@
+"""The training loop: resumable, time-budgeted, one variable-rate model, CPU or GPU(s).
+
+    data ─> random crops ─> model(x, q) ─> RD loss (+ aux loss of z's quantiles)
+         ─> AdamW (warm-up + cosine), grad clipping, bf16 autocast on CUDA
+    every `ckpt_every` s: full state -> ckpt.pt, fp16 weights -> last.safetensors
+    every `val_every` steps: held-back images at 3 qualities -> out/val.csv
+
+Multi-GPU through ``torchrun`` (DDP; NCCL on CUDA, gloo on CPUs). Only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+
+from s2lic.codec.registry import get_spec
+from s2lic.codec.training.data import (
+    CenterCrops,
+    RandomCrops,
+    list_images,
+    split_holdout,
+)
+from s2lic.codec.training.objective import RateDistortion
+from s2lic.codec.zoo import load_model, load_state, save_weights
+
+__all__ = ["TrainConfig", "TrainResult", "train"]
+
+log = logging.getLogger(__name__)
+
+_VAL_QUALITIES = (0.0, 0.5, 1.0)
+_MAX_SKIPPED = 20
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs (stored in its checkpoints).
+
+    Attributes:
+        model: registry name.
+        data: image folders.
+        out: run folder (checkpoint, logs, exported weights).
+        crop, batch, workers: random crop side, batch size per process, loader workers.
+        lr, weight_decay, warmup, clip: AdamW and its schedule; `warmup` steps from
+            10 % of lr, then cosine to 10 % at the end of the run.
+        steps: length of the run in steps (0: until `minutes` runs out).
+        minutes: wall-time budget (0: none); with steps = 0 it also sets the schedule.
+        objective: λ range and metric.
+        aux_lr: learning rate of the EntropyBottleneck's quantiles.
+        init: weights to start from (fresh optimiser) when there is no checkpoint.
+        holdout, val_every: held-back images and validation period (steps).
+        ckpt_every: seconds between checkpoints.
+        log_every: steps between log lines.
+        bf16, tf32, compile: CUDA speed options.
+        device: "cuda", "cpu" or "" (cuda if available).
+        threads: torch CPU threads (0 = torch's default).
+        seed: RNG seed.
+    """
+
+    model: str = "s2lic-s"
+    data: tuple[str, ...] = ()
+    out: str = "runs/s2lic-s"
+    crop: int = 256
+    batch: int = 8
+    workers: int = 4
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    warmup: int = 500
+    clip: float = 1.0
+    steps: int = 0
+    minutes: float = 0.0
+    objective: RateDistortion = field(default_factory=RateDistortion)
+    aux_lr: float = 1e-3
+    init: str | None = None
+    holdout: int = 8
+    val_every: int = 500
+    ckpt_every: float = 600.0
+    log_every: int = 20
+    bf16: bool = True
+    tf32: bool = True
+    compile: bool = False
+    device: str = ""
+    threads: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.steps and not self.minutes:
+            raise ValueError("give --steps or --minutes (or both)")
+
+
+@dataclass
+class TrainResult:
+    """What a run ended with."""
+
+    step: int
+    images_per_second: float
+    weights: Path
+    checkpoint: Path
+
+
+class _Schedule:
+    """Warm-up then cosine, driven by steps or by the share of the time budget used."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+
+    def progress(self, step: int, elapsed: float) -> float:
+        p = 0.0
+        if self.cfg.steps:
+            p = max(p, step / self.cfg.steps)
+        if self.cfg.minutes and not self.cfg.steps:
+            p = max(p, elapsed / (60.0 * self.cfg.minutes))
+        return min(p, 1.0)
+
+    def lr(self, step: int, elapsed: float) -> float:
+        base = self.cfg.lr
+        if step < self.cfg.warmup:
+            return base * (0.1 + 0.9 * step / self.cfg.warmup)
+        p = self.progress(step, elapsed)
+        return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def _setup_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    use_cuda = cfg.device == "cuda" or (not cfg.device and torch.cuda.is_available())
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    if use_cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local)
+    return rank, world, torch.device("cpu")
+
+
+def _csv_append(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+class _Run:
+    """One training process: model, optimisers, data and the bookkeeping of a run."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.rank, self.world, self.device = _setup_distributed(cfg)
+        torch.manual_seed(cfg.seed + self.rank)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        if self.device.type == "cuda" and cfg.tf32:
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.ckpt = self.out / "ckpt.pt"
+        self.weights = self.out / "last.safetensors"
+        self.spec = get_spec(cfg.model)
+        resume = self.ckpt.exists()
+        # Shipped weights (or --init) when starting; a checkpoint overwrites them.
+        self.model = load_model(cfg.model, "cpu", None if resume else cfg.init).model
+        self.model.to(self.device).train()
+        named = list(self.model.named_parameters())
+        self.aux_params = [p for n, p in named if n.endswith("quantiles")]
+        self.main_params = [p for n, p in named if not n.endswith("quantiles")]
+        self.opt = torch.optim.AdamW(
+            self.main_params, lr=cfg.lr, weight_decay=cfg.weight_decay
+        )
+        self.aux_opt = torch.optim.Adam(self.aux_params, lr=cfg.aux_lr)
+        self.step, self.elapsed, self.skipped = 0, 0.0, 0
+        if resume:
+            self._resume()
+        self.net = self._wrap(self.model)
+        files = list_images(cfg.data)
+        train_files, held = split_holdout(files, cfg.holdout)
+        self.loader = DataLoader(
+            RandomCrops(train_files, cfg.crop, length=10**9),
+            batch_size=cfg.batch,
+            num_workers=cfg.workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=True,
+            persistent_workers=cfg.workers > 0,
+            # A new seed per (rank, resume point): resumed runs see new crops.
+            generator=torch.Generator().manual_seed(
+                cfg.seed * 1000 + self.rank + self.step
+            ),
+        )
+        self.val = (
+            torch.stack(list(CenterCrops(held, cfg.crop))).to(self.device)
+            if self.rank == 0 and held
+            else None
+        )
+        self.schedule = _Schedule(cfg)
+        self.started = time.perf_counter()
+
+    def _resume(self) -> None:
+        state = torch.load(self.ckpt, map_location="cpu", weights_only=True)
+        load_state(self.model, state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.aux_opt.load_state_dict(state["aux_opt"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        if self.rank == 0:
+            log.info(
+                "resumed %s at step %d (%.1f min trained)",
+                self.ckpt,
+                self.step,
+                self.elapsed / 60,
+            )
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        net = model
+        if self.world > 1:
+            # Buffers are coding tables and window indices: nothing to synchronise,
+            # and rank 0 rebuilds the tables when it exports weights.
+            net = nn.parallel.DistributedDataParallel(
+                model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                broadcast_buffers=False,
+            )
+        if self.cfg.compile:
+            net = torch.compile(net)  # type: ignore[assignment]
+        return net
+
+    def run_time(self) -> float:
+        """Seconds trained, over all resumed sessions of this run."""
+        return self.elapsed + time.perf_counter() - self.started
+
+    def done(self) -> bool:
+        cfg = self.cfg
+        over_budget = (
+            cfg.minutes and time.perf_counter() - self.started >= 60 * cfg.minutes
+        )
+        return bool((cfg.steps and self.step >= cfg.steps) or over_budget)
+
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        cfg, device = self.cfg, self.device
+        x = x.to(device, non_blocking=True)
+        lr = self.schedule.lr(self.step, self.run_time())
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        quality = cfg.objective.sample_quality(x.shape[0], device)
+        amp = device.type == "cuda" and cfg.bf16
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            result = self.net(x, quality)
+        parts = cfg.objective(result, x, quality)
+        aux_loss = self.model.entropy.aux_loss()
+        self.opt.zero_grad(set_to_none=True)
+        self.aux_opt.zero_grad(set_to_none=True)
+        total = parts["loss"] + aux_loss
+        if not torch.isfinite(total):
+            # Skip the update: one bad batch must not poison the weights.
+            self.skipped += 1
+            log.warning("non-finite loss at step %d: update skipped", self.step)
+            if self.skipped > _MAX_SKIPPED:
+                raise FloatingPointError(f"{self.skipped} non-finite losses: diverged")
+            self.step += 1
+            return {k: float("nan") for k in ("loss", "bpp", "mse", "psnr", "aux")} | {
+                "lr": lr
+            }
+        # One backward: the aux loss only reaches the quantiles, the RD loss the rest.
+        total.backward()
+        if cfg.clip:
+            torch.nn.utils.clip_grad_norm_(self.main_params, cfg.clip)
+        self.opt.step()
+        self.aux_opt.step()
+        self.step += 1
+        row = {k: v.item() for k, v in parts.items()}
+        return {**row, "aux": aux_loss.item(), "lr": lr}
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Eval-mode rate (likelihoods) and PSNR of held-back crops at 3 qualities."""
+        assert self.val is not None
+        self.model.eval()
+        row: dict[str, float] = {}
+        for q in _VAL_QUALITIES:
+            quality = torch.full((self.val.shape[0],), q, device=self.device)
+            parts = self.cfg.objective(self.model(self.val, quality), self.val, quality)
+            row[f"bpp@{q}"] = round(parts["bpp"].item(), 4)
+            row[f"psnr@{q}"] = round(parts["psnr"].item(), 3)
+        self.model.train()
+        return row
+
+    def save(self) -> None:
+        """Checkpoint (full state) and shippable fp16 weights, written atomically."""
+        state = {
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "aux_opt": self.aux_opt.state_dict(),
+            "step": self.step,
+            "elapsed": self.run_time(),
+            "config": _json_safe(dataclasses.asdict(self.cfg)),
+        }
+        tmp = self.ckpt.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.ckpt)  # a crash mid-write never breaks the checkpoint
+        tmp_w = self.weights.with_suffix(".tmp")
+        save_weights(self.spec, self.model, tmp_w)
+        os.chmod(tmp_w, 0o644)
+        os.replace(tmp_w, self.weights)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Run (or resume) training as configured; returns where the results are."""
+    run = _Run(cfg)
+    main = run.rank == 0
+    last_ckpt = last_line = window_start = time.perf_counter()
+    window_images, rate = 0, 0.0
+    for x in run.loader:
+        if run.done():
+            break
+        parts = run.train_step(x)
+        window_images += x.shape[0] * run.world
+        if main and run.step % cfg.log_every == 0:
+            now = time.perf_counter()
+            rate = window_images / (now - window_start)
+            window_start, window_images = now, 0
+            row = {
+                "step": run.step,
+                "minutes": round(run.run_time() / 60, 2),
+                "img_per_s": round(rate, 2),
+                "lr": f"{parts['lr']:.3g}",
+                **{k: round(parts[k], 4) for k in ("loss", "bpp", "psnr", "aux")},
+            }
+            _csv_append(run.out / "log.csv", row)
+            if now - last_line > 30:
+                log.info(" ".join(f"{k}={v}" for k, v in row.items()))
+                last_line = now
+        if (
+            main
+            and run.val is not None
+            and cfg.val_every
+            and run.step % cfg.val_every == 0
+        ):
+            _csv_append(run.out / "val.csv", {"step": run.step, **run.validate()})
+        if main and time.perf_counter() - last_ckpt > cfg.ckpt_every:
+            run.save()
+            last_ckpt = time.perf_counter()
+    if main:
+        run.save()
+        log.info("stopped at step %d; weights in %s", run.step, run.weights)
+    if dist.is_initialized():
+        dist.barrier()
+    return TrainResult(run.step, rate, run.weights, run.ckpt)
+
+
+def _json_safe(value: Any) -> Any:
+    """Config values as plain types (checkpoints are loaded with weights_only)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,162 @@
+"""Training: objective, data guards, a few real steps, resume, export, DDP on gloo."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from PIL import Image
+
+from s2lic.codec import api
+from s2lic.codec.models.base import RDOutput
+from s2lic.codec.training import RateDistortion, TrainConfig, train
+from s2lic.codec.training import data as data_mod
+from s2lic.codec.training.data import DataError, RandomCrops, list_images, split_holdout
+from tests.conftest import smooth_image
+
+
+@pytest.fixture()
+def image_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(6):
+        h, w = (96, 130) if i % 2 else (70, 64)  # one smaller than the crop: padded
+        Image.fromarray(smooth_image(h, w, seed=i)).save(folder / f"img{i}.png")
+    return folder
+
+
+def test_lambda_mapping_and_loss() -> None:
+    rd = RateDistortion(lambda_min=0.01, lambda_max=0.16)
+    q = torch.tensor([0.0, 0.5, 1.0])
+    torch.testing.assert_close(rd.lambda_of(q), torch.tensor([0.01, 0.04, 0.16]))
+    x = torch.full((1, 3, 4, 4), 0.5)
+    lik = torch.full((1, 2, 1, 1), 0.5)  # 2 bits over 16 pixels
+    out = RDOutput(x_hat=x + 1 / 255, likelihoods={"y": lik}, y_hat=x)
+    parts = rd(out, x, torch.tensor([0.5]))
+    assert parts["bpp"].item() == pytest.approx(2 / 16)
+    assert parts["loss"].item() == pytest.approx(0.04 * 1.0 + 2 / 16, rel=1e-4)
+    assert parts["psnr"].item() == pytest.approx(20 * math.log10(255), rel=1e-4)
+    with pytest.raises(ValueError):
+        RateDistortion(metric="l1")
+
+
+def test_kodak_images_are_refused(
+    image_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert len(list_images([image_dir])) == 6
+    renamed = image_dir / "kodim07.png"
+    (image_dir / "img0.png").rename(renamed)
+    with pytest.raises(DataError, match="Kodak"):
+        list_images([image_dir])
+    renamed.rename(image_dir / "copy.png")
+    import hashlib
+
+    digest = hashlib.sha256((image_dir / "copy.png").read_bytes()).hexdigest()
+    monkeypatch.setattr(data_mod, "KODAK_SHA256", frozenset({digest}))
+    with pytest.raises(DataError, match="never train"):
+        list_images([image_dir])
+    with pytest.raises(DataError, match="does not exist"):
+        list_images([image_dir / "nope"])
+
+
+def test_crops_and_holdout(image_dir: Path) -> None:
+    files = list_images([image_dir])
+    train_files, held = split_holdout(files, 2)
+    assert len(held) == 2 and not set(held) & set(train_files)
+    assert set(split_holdout(list(reversed(files)), 2)[1]) == set(held)  # stable
+    crops = RandomCrops(train_files, 64, length=5)
+    x = crops[0]
+    assert x.shape == (3, 64, 64) and 0 <= x.min() and x.max() <= 1
+    with pytest.raises(DataError):
+        RandomCrops(train_files, 100)
+
+
+def _cfg(image_dir: Path, out: Path, **kw: object) -> TrainConfig:
+    base = dict(
+        model="s2lic-tiny",
+        data=(str(image_dir),),
+        out=str(out),
+        crop=64,
+        batch=4,
+        workers=0,
+        lr=2e-3,
+        warmup=2,
+        holdout=1,
+        val_every=5,
+        log_every=1,
+        steps=10,
+        device="cpu",
+    )
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def _log(out: Path) -> list[dict[str, str]]:
+    import csv
+
+    with (out / "log.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_resume_and_export(image_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    torch.manual_seed(0)
+    result = train(_cfg(image_dir, out, steps=25))
+    assert result.step == 25 and result.weights.is_file()
+    rows = _log(out)
+    first = np.mean([float(r["loss"]) for r in rows[:5]])
+    last = np.mean([float(r["loss"]) for r in rows[-5:]])
+    assert last < first  # it learns
+    assert (out / "val.csv").is_file()
+    # Resume: the same folder continues at step 25, with the schedule where it was.
+    result = train(_cfg(image_dir, out, steps=30))
+    assert result.step == 30
+    steps = [int(r["step"]) for r in _log(out)]
+    assert steps == list(range(1, 31))
+    state = torch.load(out / "ckpt.pt", weights_only=True)
+    assert state["step"] == 30 and state["elapsed"] > 0
+    # The exported weights encode and decode through the public API.
+    img = Image.fromarray(smooth_image(40, 56))
+    enc = api.encode(img, model="s2lic-tiny", weights=str(result.weights))
+    dec = api.decode(enc.data, weights=str(result.weights))
+    assert dec.image.size == img.size
+
+
+def test_init_from_weights(image_dir: Path, tmp_path: Path) -> None:
+    first = train(_cfg(image_dir, tmp_path / "a", steps=3))
+    second = train(_cfg(image_dir, tmp_path / "b", steps=2, init=str(first.weights)))
+    assert second.step == 2  # a new run (fresh optimiser) from the given weights
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ddp_worker(rank: int, world: int, port: int, cfg: TrainConfig) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        WORLD_SIZE=str(world),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+    )
+    torch.set_num_threads(1)
+    train(cfg)
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_on_gloo(image_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    cfg = _cfg(image_dir, out, steps=3, batch=2, val_every=0)
+    mp.spawn(_ddp_worker, args=(2, _free_port(), cfg), nprocs=2, join=True)
+    assert (out / "last.safetensors").is_file()
+    assert torch.load(out / "ckpt.pt", weights_only=True)["step"] == 3
+    assert int(_log(out)[-1]["step"]) == 3
