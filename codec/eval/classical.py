@@ -515,7 +515,7 @@ _CODEC_LIST = (
         settings=(
             f"Pillow AVIF: codec='aom', quality=q, speed={_AVIF_SPEED}, "
             "subsampling=4:4:4, range=full, advanced={'tune': 'psnr'} (libavif's "
-            "default tune is perceptual); library-default threads"
+            "default with this aom is the perceptual tune=iq); default threads"
         ),
         qualities=(5, 15, 25, 35, 45, 55, 65, 75),
         higher_is_better_quality=True,
@@ -556,7 +556,7 @@ _CODEC_LIST = (
             "'tune': 'psnr'} (libheif's default tune is ssim), 8 bit, BT.601 "
             "full-range YCbCr (libheif's default NCLX)"
         ),
-        qualities=(5, 10, 15, 20, 25, 30, 35, 40, 45, 50),
+        qualities=(5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55),
         higher_is_better_quality=True,
         _backend=_PillowBackend(
             format="HEIF",
