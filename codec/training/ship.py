@@ -1,0 +1,187 @@
+"""Ship trained weights only if they beat the shipped ones on Kodak; record provenance.
+
+    candidate weights ─┐
+    shipped weights ───┼─> s2lic eval (Kodak, same run, same machine) ─> BD-rates
+    JPEG, WebP ────────┘        candidate better than shipped? ─> weights/ + manifest
+
+"Better" is the BD-rate of the candidate against the shipped weights (PSNR, PCHIP);
+where their PSNR ranges do not overlap, BD-PSNR over the overlapping rates decides.
+Random weights (nothing shipped yet) lose to any trained candidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+import tomllib
+
+from s2lic.codec.eval.bd import bd_psnr, bd_rate
+from s2lic.codec.eval.report import Curve, measured_curve
+from s2lic.codec.eval.runner import S2LICCodec, find_images, make_codec, run_eval
+from s2lic.codec.registry import get_spec
+from s2lic.codec.zoo import config_json, load_model, read_manifest, weights_dir
+
+__all__ = ["Comparison", "compare", "evaluate", "ship", "record"]
+
+log = logging.getLogger(__name__)
+
+SHIP_QUALITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate vs shipped weights.
+
+    Attributes:
+        better: ship the candidate.
+        reason: one line saying why.
+        bd_rate: candidate vs shipped, percent (NaN if not computable).
+        bd_psnr: candidate vs shipped, dB (NaN if not computable).
+    """
+
+    better: bool
+    reason: str
+    bd_rate: float = math.nan
+    bd_psnr: float = math.nan
+
+
+def _bd(fn: Any, anchor: Curve, test: Curve) -> float:
+    try:
+        return float(
+            fn(list(anchor.bpp), list(anchor.psnr), list(test.bpp), list(test.psnr))
+        )
+    except ValueError:
+        return math.nan
+
+
+def compare(candidate: Curve, shipped: Curve | None) -> Comparison:
+    """Decide whether `candidate` beats `shipped` (None: nothing trained is shipped)."""
+    if shipped is None:
+        return Comparison(True, "no trained weights are shipped yet")
+    rate = _bd(bd_rate, shipped, candidate)
+    gain = _bd(bd_psnr, shipped, candidate)
+    if math.isfinite(rate):
+        return Comparison(rate < 0, f"BD-rate vs shipped {rate:+.2f} %", rate, gain)
+    if math.isfinite(gain):
+        return Comparison(gain > 0, f"BD-PSNR vs shipped {gain:+.3f} dB", rate, gain)
+    return Comparison(False, "curves do not overlap: cannot compare", rate, gain)
+
+
+def evaluate(
+    dataset: Path,
+    out: Path,
+    codecs: dict[str, Any],
+    limit: int | None = None,
+    workers: int | None = None,
+) -> dict[str, Curve]:
+    """Measure `codecs` ({key: Codec}) on `dataset`; each in its own journal folder."""
+    images = find_images(dataset, limit)
+    curves = {}
+    for key, codec in codecs.items():
+        result = run_eval(images, [codec], out / key, workers=workers)
+        curve = measured_curve(codec, result.points, len(images), dataset.name)
+        if curve is None:
+            raise RuntimeError(f"{key}: no complete quality on {dataset}")
+        curves[key] = curve
+    return curves
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ship(candidate: Path, model: str, folder: Path | None = None) -> tuple[str, str]:
+    """Copy `candidate` into the weights folder as ``<model>-<sha8>.safetensors``.
+
+    The weights are loaded first (format, model, config and tables are checked).
+
+    Returns:
+        (file name, sha256).
+    """
+    load_model(model, "cpu", candidate)
+    folder = folder or weights_dir()
+    sha = _sha256(candidate)
+    name = f"{model}-{sha[:8]}.safetensors"
+    old = read_manifest(folder).get(model, {}).get("file")
+    shutil.copyfile(candidate, folder / name)
+    if old and old != name and (folder / old).exists():
+        (folder / old).unlink()
+    return name, sha
+
+
+def _curve_record(curve: Curve) -> dict[str, Any]:
+    return {
+        "quality": list(curve.quality),
+        "bpp": [round(v, 4) for v in curve.bpp],
+        "psnr_rgb": [round(v, 3) for v in curve.psnr],
+    }
+
+
+def record(
+    model: str,
+    file: str,
+    sha256: str,
+    training: dict[str, Any],
+    kodak: dict[str, Any],
+    folder: Path | None = None,
+) -> Path:
+    """Write the model's entry of ``manifest.toml`` (other entries are kept).
+
+    `training` is appended to the entry's list of rounds; totals are summed.
+    """
+    folder = folder or weights_dir()
+    path = folder / "manifest.toml"
+    text = path.read_text() if path.exists() else ""
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    manifest = tomllib.loads(text) if text else {}
+    entry = manifest.get(model, {})
+    rounds = [*entry.get("rounds", []), training]
+    manifest[model] = {
+        "file": file,
+        "sha256": sha256,
+        "config": config_json(get_spec(model)),
+        "date": date.today().isoformat(),
+        "license": (
+            "Apache-2.0; trained on ../shared/data/train, which includes research-only "
+            "images (BSDS500, ImageNet samples, Urban100, Sun-Hays80): research use"
+        ),
+        "total_steps": sum(int(r.get("steps", 0)) for r in rounds),
+        "total_minutes": round(sum(float(r.get("minutes", 0)) for r in rounds), 1),
+        "kodak": kodak,
+        "rounds": rounds,
+    }
+    path.write_text(header + "\n" + tomli_w.dumps(manifest))
+    return path
+
+
+def kodak_record(curves: dict[str, Curve], key: str = "candidate") -> dict[str, Any]:
+    """The manifest's Kodak results: the curve and BD-rates vs JPEG and WebP."""
+    out = _curve_record(curves[key])
+    for anchor in ("jpeg", "webp"):
+        if anchor in curves:
+            value = _bd(bd_rate, curves[anchor], curves[key])
+            out[f"bd_rate_vs_{anchor}"] = (
+                round(value, 2) if math.isfinite(value) else "n/a"
+            )
+    return out
+
+
+def default_codecs(candidate: Path, model: str, device: str) -> dict[str, Any]:
+    """Candidate, shipped (if trained) and the JPEG / WebP anchors."""
+    codecs: dict[str, Any] = {
+        "candidate": S2LICCodec(model, device, str(candidate), SHIP_QUALITIES),
+        "jpeg": make_codec("jpeg"),
+        "webp": make_codec("webp"),
+    }
+    shipped = S2LICCodec(model, device, None, SHIP_QUALITIES)
+    if shipped.trained:
+        codecs["shipped"] = shipped
+    return codecs

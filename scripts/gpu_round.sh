@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run ON the lent GPU machine (through the device tool, with carry [".device"]):
+#   bash scripts/gpu_round.sh MINUTES [extra s2lic-train options...]
+# Installs the carried cp312 wheels, trains s2lic-s for MINUTES starting from the shipped
+# weights (or from scratch if none are shipped), and leaves in $OUT: the fp16 weights,
+# log.csv, val.csv and round.log (the GPU, versions and throughput).
+set -uo pipefail
+minutes=${1:?usage: gpu_round.sh MINUTES [train options]}
+shift
+out=${OUT:-/tmp/out}
+mkdir -p "$out"
+unset CC  # an exported CC breaks Triton's launcher builds (shared/gpu-wheels/README.md)
+export PYTHONUNBUFFERED=1
+
+site=/tmp/site
+python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$site" \
+    .device/wheels/*.whl || exit 1
+# The repo's folders are the packages s2lic.codec, s2lic.entropy, ...: link them under a
+# namespace package instead of building an editable install offline.
+pkg=/tmp/pkg/s2lic
+mkdir -p "$pkg"
+for d in codec entropy cli web weights; do ln -sfn "$PWD/$d" "$pkg/$d"; done
+export PYTHONPATH=/tmp/pkg:$site
+
+init=$(python3 - <<'PY'
+import tomllib, pathlib
+m = tomllib.loads(pathlib.Path("weights/manifest.toml").read_text())
+e = m.get("s2lic-s")
+print(f"weights/{e['file']}" if e else "")
+PY
+)
+run=/tmp/run
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  python3 -c "import torch, compressai; print('torch', torch.__version__, 'compressai', compressai.__version__)"
+  echo "init: ${init:-none (random weights)}; minutes: $minutes; options: $*"
+} 2>&1 | tee "$out/round.log"
+
+python3 -m s2lic.cli train --model s2lic-s --data .device/data/shard-* --out "$run" \
+    --minutes "$minutes" --crop 256 --batch 32 --lr 2e-4 --warmup 200 --workers 12 \
+    --val-every 200 --log-every 20 --ckpt-every 120 ${init:+--init "$init"} "$@" \
+    2>&1 | tee -a "$out/round.log"
+status=${PIPESTATUS[0]}
+cp "$run"/last.safetensors "$run"/log.csv "$run"/val.csv "$out"/ 2>/dev/null
+tail -1 "$run/log.csv" | tee -a "$out/round.log"
+exit "$status"

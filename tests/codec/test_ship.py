@@ -1,0 +1,68 @@
+"""Shipping weights: the better-than-shipped rule and the manifest it writes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2lic.codec.eval.report import Curve
+from s2lic.codec.training.ship import compare, record, ship
+from s2lic.codec.zoo import load_model, read_manifest, save_weights
+
+
+def _curve(bpp: list[float], psnr: list[float]) -> Curve:
+    n = len(bpp)
+    nan = (math.nan,) * n
+    return Curve(
+        "k", "k", "", tuple(bpp), tuple(psnr), nan, nan, nan, True, tuple(range(n))
+    )
+
+
+BASE = _curve([0.1, 0.3, 0.6, 1.0], [26.0, 29.0, 32.0, 35.0])
+
+
+def test_nothing_shipped_accepts() -> None:
+    assert compare(BASE, None).better
+
+
+def test_fewer_bits_wins_and_more_loses() -> None:
+    better = _curve([0.09, 0.27, 0.54, 0.9], list(BASE.psnr))
+    worse = _curve([0.11, 0.33, 0.66, 1.1], list(BASE.psnr))
+    win, lose = compare(better, BASE), compare(worse, BASE)
+    assert win.better and win.bd_rate == pytest.approx(-10.0)
+    assert not lose.better and lose.bd_rate == pytest.approx(10.0)
+
+
+def test_psnr_ranges_apart_fall_back_to_bd_psnr() -> None:
+    higher = _curve(list(BASE.bpp), [40.0, 43.0, 46.0, 49.0])
+    verdict = compare(higher, BASE)
+    assert verdict.better and math.isnan(verdict.bd_rate)
+    assert verdict.bd_psnr == pytest.approx(14.0)
+    apart = _curve([5.0, 6.0], [60.0, 61.0])
+    assert not compare(apart, BASE).better
+
+
+def test_ship_and_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("S2LIC_WEIGHTS", str(tmp_path))
+    (tmp_path / "manifest.toml").write_text("# header comment kept\n")
+    loaded = load_model("s2lic-tiny")
+    with torch.no_grad():
+        next(loaded.model.parameters()).add_(0.1)
+    candidate = tmp_path / "cand.safetensors"
+    save_weights(loaded.spec, loaded.model, candidate)
+    name, sha = ship(candidate, "s2lic-tiny", tmp_path)
+    assert name == f"s2lic-tiny-{sha[:8]}.safetensors" and (tmp_path / name).is_file()
+    kodak = {"bpp": [0.2], "psnr_rgb": [30.0], "bd_rate_vs_jpeg": -12.5}
+    round1 = {"steps": 100, "minutes": 5.0, "where": "cpu"}
+    record("s2lic-tiny", name, sha, round1, kodak, tmp_path)
+    path = record("s2lic-tiny", name, sha, {**round1, "steps": 50}, kodak, tmp_path)
+    assert path.read_text().startswith("# header comment kept")
+    entry = read_manifest(tmp_path)["s2lic-tiny"]
+    assert entry["total_steps"] == 150 and len(entry["rounds"]) == 2
+    assert entry["kodak"]["bd_rate_vs_jpeg"] == -12.5
+    # The zoo now loads the shipped weights by default, verified by sha256.
+    shipped = load_model("s2lic-tiny")
+    assert shipped.trained and shipped.weights_id == bytes.fromhex(sha)[:4]
