@@ -232,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
             f"({', '.join(r.key for r in references) or 'none loaded'})"
         )
     out: Path = args.out or Path(f"eval-{dataset.name}")
+    if Path(os.path.abspath(out)) == dataset:
+        raise CLIError("--out must not be the dataset directory (plots are images)")
     _prepare_out(out)
 
     available, skipped = runner.split_available(codecs)
@@ -239,6 +241,10 @@ def run(args: argparse.Namespace) -> int:
         log.warning("skipping %s: %s", name, why)
     if not available:
         raise CLIError("none of the codecs can run here")
+    if args.anchor in skipped:
+        raise CLIError(
+            f"--anchor {args.anchor} cannot run here: {skipped[args.anchor]}"
+        )
     with progress(len(images) * len(available), "evaluating") as bar:
 
         def advance(label: str) -> None:
@@ -248,14 +254,8 @@ def run(args: argparse.Namespace) -> int:
         result = runner.run_eval(
             images, available, out, workers=args.workers, on_unit=advance
         )
-    for failure in result.failures:
-        log.warning(
-            "%s failed on %s at quality %g: %s",
-            failure.codec,
-            failure.image,
-            failure.quality,
-            failure.message,
-        )
+    for line in runner.summarize(result.failures):
+        log.warning("%s", line)
     built = report.build_report(
         result,
         available,

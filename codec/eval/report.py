@@ -41,6 +41,7 @@ from s2lic.codec.eval.runner import (
     EvalResult,
     Point,
     S2LICCodec,
+    summarize,
 )
 
 __all__ = [
@@ -106,12 +107,6 @@ _PACKAGES: Final = (
     "pytorch-msssim",
     "matplotlib",
 )
-_PILLOW_LIBS: Final = {
-    "jpg": "libjpeg",
-    "webp": "libwebp",
-    "jpg_2000": "OpenJPEG",
-    "avif": "libavif",
-}
 
 
 # --------------------------------------------------------------------------------------
@@ -246,7 +241,10 @@ def _untrained(codec: Codec) -> bool:
 
 def _description(codec: Codec, images: int, dataset: str) -> str:
     where = f" on {images} {dataset} images" if dataset else f" on {images} images"
-    text = f"{codec.label}: {codec.settings}. Measured by s2lic eval{where}."
+    text = (
+        f"{codec.label}: {codec.settings} ({codec.version()}). "
+        f"Measured by s2lic eval{where}."
+    )
     if _untrained(codec):
         text = (
             "UNTRAINED: random weights, the results are meaningless (they only show "
@@ -473,25 +471,18 @@ def reference_table(measured: Sequence[Curve], references: Sequence[Curve]) -> s
 
 
 def environment() -> list[str]:
-    """Lines describing the machine and the library versions."""
-    from PIL import features
-
+    """Lines describing the machine and the package versions (each codec's own
+    library versions are in the settings table)."""
     versions = []
     for package in _PACKAGES:
         try:
             versions.append(f"{package} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
             continue
-    libs = [
-        f"{lib} {features.version(feature)}"
-        for feature, lib in _PILLOW_LIBS.items()
-        if features.version(feature)
-    ]
     return [
         f"machine: {platform.platform()}, {_cpu_model()}, "
         f"{os.cpu_count()} logical CPUs",
         f"Python {platform.python_version()}; {', '.join(versions)}",
-        f"Pillow's codec libraries: {', '.join(libs) or 'n/a'}",
     ]
 
 
@@ -523,12 +514,7 @@ def _notes(
                 f"{codec.name}: quality {_format_qualities(partial)} not measured on "
                 "all images (left out of the curves)"
             )
-    failed = Counter(f.codec for f in result.failures)
-    for failure in {f.codec: f for f in result.failures}.values():
-        notes.append(
-            f"{failure.codec}: {failed[failure.codec]} point(s) failed in this run, "
-            f"e.g. {failure.image} at {failure.quality:g}: {failure.message}"
-        )
+    notes += [f"in the last invocation, {line}" for line in summarize(result.failures)]
     notes += [
         f"{codec}: {n} row(s) of {CSV_NAME} were measured with other settings and "
         "are ignored"
@@ -613,9 +599,11 @@ def _markdown(
         "## Environment",
         "",
         *(f"- {line}" for line in environment()),
-        f"- this invocation measured {ctx.result.measured} point(s) in "
-        f"{ctx.result.seconds:.1f} s (the others were read from `{CSV_NAME}`), "
-        f"classical codecs in {ctx.workers} worker process(es)",
+        f"- classical codecs timed in {ctx.workers} parallel worker process(es) "
+        "(one torch thread each for MS-SSIM), s2lic models in the main process; "
+        "the last invocation measured "
+        f"{ctx.result.measured} point(s) in {ctx.result.seconds:.1f} s and read the "
+        f"others from `{CSV_NAME}`",
         "",
     ]
     return "\n".join(lines)
@@ -651,18 +639,15 @@ def render_plot(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     visible: list[float] = []
-    styles = [(c, True) for c in measured] + [(c, False) for c in references]
-    colours = {
-        True: matplotlib.colormaps["tab10"],
-        False: matplotlib.colormaps["Dark2"],
-    }
-    counters = {True: 0, False: 0}
-    for curve, is_measured in styles:
+    # Colours follow the position in the lists, so that a curve has the same colour
+    # in every plot even when another one has no values for this metric.
+    tab10, dark2 = matplotlib.colormaps["tab10"], matplotlib.colormaps["Dark2"]
+    styles = [(c, True, tab10(i % 10)) for i, c in enumerate(measured)]
+    styles += [(c, False, dark2(i % 8)) for i, c in enumerate(references)]
+    for curve, is_measured, colour in styles:
         x, y = curve.series(metric)
         if not x:
             continue
-        colour = colours[is_measured](counters[is_measured] % 8)
-        counters[is_measured] += 1
         label = curve.label if is_measured else f"{curve.label} (published)"
         if min(x) > x_max:
             label += f" (off scale: {min(x):.1f}–{max(x):.1f} bpp)"
@@ -755,17 +740,21 @@ def build_report(
         workers: the pool size, for the record.
 
     Returns:
-        A `Report`.
-
-    Raises:
-        EvalError: ``anchor`` names no curve.
+        A `Report`; without BD-rates (and with a note saying so) when ``anchor``
+        has no complete curve.
     """
     curves = [
         c
         for c in (measured_curve(k, result.points, images, dataset) for k in codecs)
         if c is not None
     ]
-    anchor_curve = resolve_anchor(anchor, curves, references)
+    notes = _notes(result, skipped or {}, codecs, images)
+    try:
+        anchor_curve = resolve_anchor(anchor, curves, references)
+    except EvalError:
+        # Measured but without a complete curve: the report is still worth having.
+        anchor_curve = None
+        notes.append(f"the anchor {anchor} has no complete curve: no BD-rates")
     ctx = _Context(
         result,
         codecs,
@@ -775,7 +764,6 @@ def build_report(
         workers,
         datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
-    notes = _notes(result, skipped or {}, codecs, images)
     files: dict[str, bytes] = {}
     for curve in curves:
         meta = {"dataset": ctx.dataset, "images": images, "source": "measured"}

@@ -9,8 +9,9 @@ same path as the CLI, never the training forward.
 Every finished point is appended at once as a row of ``per-image.csv`` in the output
 folder; a later run with the same folder reads the file back and measures only the
 points that are missing, so an interrupted evaluation resumes where it stopped. Each row
-carries a short fingerprint of the codec's settings (for s2lic: model, weights id,
-coder and device), so rows measured with other settings are never taken for current.
+carries a short fingerprint of the codec's settings and library versions (for s2lic:
+model, weights id, coder, device, s2lic and torch versions), so that rows measured
+with other settings or libraries are never taken for current ones.
 
 Classical codecs run in a process pool, one task per (codec, image); the learned codec
 runs in this process, after the pool has finished, because torch already uses every
@@ -62,6 +63,7 @@ __all__ = [
     "read_points",
     "run_eval",
     "split_available",
+    "summarize",
 ]
 
 log = logging.getLogger(__name__)
@@ -213,8 +215,8 @@ class S2LICCodec:
         return None
 
     def warm_up(self) -> None:
-        """Code one small image, so that torch's lazy set-up (about a second on the
-        first call) is not charged to the first timed point."""
+        """Code one small image, so that torch's lazy set-up (thread pool, kernels,
+        allocations) is not charged to the first timed point."""
         rgb = np.zeros((64, 64, 3), np.uint8)
         self.decode(self.encode(rgb, self.qualities[0] if self.qualities else 0.5))
 
@@ -461,6 +463,19 @@ class Failure:
 
 
 Outcome = Point | Failure
+
+
+def summarize(failures: Sequence[Failure]) -> list[str]:
+    """One line per codec with failures: how many, and the first one."""
+    counts = Counter(f.codec for f in failures)
+    first: dict[str, Failure] = {}
+    for f in failures:
+        first.setdefault(f.codec, f)
+    return [
+        f"{codec}: {counts[codec]} point(s) failed, e.g. {f.image} at quality "
+        f"{f.quality:g}: {f.message}"
+        for codec, f in first.items()
+    ]
 
 
 def _measure_unit(unit: _Unit) -> Iterator[Outcome]:

@@ -216,7 +216,10 @@ def test_a_failing_point_does_not_stop_the_run(tmp_path: Path) -> None:
         runner.Failure("raw", "img0.png", 2.0, "encoder exploded")
     ]
     built = report.build_report(result, [flaky], 1)
-    assert "raw: 1 point(s) failed in this run" in built.files["results.md"].decode()
+    assert (
+        "raw: 1 point(s) failed, e.g. img0.png at quality 2: encoder exploded"
+        in built.files["results.md"].decode()
+    )
     assert "quality 2 not measured on all images" in built.files["results.md"].decode()
 
 
