@@ -10,12 +10,15 @@ Multi-GPU through ``torchrun`` (DDP; NCCL on CUDA, gloo on CPUs). Only rank 0 wr
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import logging
 import math
 import os
+import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,42 +317,76 @@ class _Run:
         os.replace(tmp_w, self.weights)
 
 
+@contextlib.contextmanager
+def _progress(cfg: TrainConfig, show: bool) -> Iterator[Callable[[int, str], None]]:
+    """A rich progress bar on stderr (TTY only): ``update(step, text)``."""
+    if not show or not sys.stderr.isatty():
+        yield lambda step, text: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    bar = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("", total=cfg.steps or None)
+        yield lambda step, text: bar.update(task, completed=step, description=text)
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Run (or resume) training as configured; returns where the results are."""
     run = _Run(cfg)
     main = run.rank == 0
     last_ckpt = last_line = window_start = time.perf_counter()
     window_images, rate = 0, 0.0
-    for x in run.loader:
-        if run.done():
-            break
-        parts = run.train_step(x)
-        window_images += x.shape[0] * run.world
-        if main and run.step % cfg.log_every == 0:
-            now = time.perf_counter()
-            rate = window_images / (now - window_start)
-            window_start, window_images = now, 0
-            row = {
-                "step": run.step,
-                "minutes": round(run.run_time() / 60, 2),
-                "img_per_s": round(rate, 2),
-                "lr": f"{parts['lr']:.3g}",
-                **{k: round(parts[k], 4) for k in ("loss", "bpp", "psnr", "aux")},
-            }
-            _csv_append(run.out / "log.csv", row)
-            if now - last_line > 30:
-                log.info(" ".join(f"{k}={v}" for k, v in row.items()))
-                last_line = now
-        if (
-            main
-            and run.val is not None
-            and cfg.val_every
-            and run.step % cfg.val_every == 0
-        ):
-            _csv_append(run.out / "val.csv", {"step": run.step, **run.validate()})
-        if main and time.perf_counter() - last_ckpt > cfg.ckpt_every:
-            run.save()
-            last_ckpt = time.perf_counter()
+    with _progress(cfg, main) as show:
+        for x in run.loader:
+            if run.done():
+                break
+            parts = run.train_step(x)
+            window_images += x.shape[0] * run.world
+            if main and run.step % cfg.log_every == 0:
+                now = time.perf_counter()
+                rate = window_images / (now - window_start)
+                window_start, window_images = now, 0
+                row = {
+                    "step": run.step,
+                    "minutes": round(run.run_time() / 60, 2),
+                    "img_per_s": round(rate, 2),
+                    "lr": f"{parts['lr']:.3g}",
+                    **{k: round(parts[k], 4) for k in ("loss", "bpp", "psnr", "aux")},
+                }
+                _csv_append(run.out / "log.csv", row)
+                show(
+                    run.step,
+                    " ".join(
+                        f"{k} {row[k]}" for k in ("loss", "bpp", "psnr", "img_per_s")
+                    ),
+                )
+                if now - last_line > 30:
+                    log.info(" ".join(f"{k}={v}" for k, v in row.items()))
+                    last_line = now
+            if (
+                main
+                and run.val is not None
+                and cfg.val_every
+                and run.step % cfg.val_every == 0
+            ):
+                _csv_append(run.out / "val.csv", {"step": run.step, **run.validate()})
+            if main and time.perf_counter() - last_ckpt > cfg.ckpt_every:
+                run.save()
+                last_ckpt = time.perf_counter()
     if main:
         run.save()
         log.info("stopped at step %d; weights in %s", run.step, run.weights)
