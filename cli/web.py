@@ -1,0 +1,116 @@
+"""``s2lic web``: the Gradio compare-and-compress demo in a browser."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from s2lic.cli.common import CLIError, check_device, device_arg, positive_int
+from s2lic.codec.registry import DEFAULT_MODEL, list_models
+
+__all__ = ["DEFAULT_PORT", "add_parser", "run"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 7860
+# Kept in step with s2lic.web.app.DEFAULT_WEB_MAX_PIXELS, which needs Gradio to import.
+_DEFAULT_MAX_PIXELS = 4_000_000
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the ``web`` subcommand.
+
+    Args:
+        subparsers: the object returned by ``ArgumentParser.add_subparsers``.
+    """
+    p = subparsers.add_parser(
+        "web",
+        help="start the compare-and-compress web demo",
+        description=(
+            "Serve a web page that compresses an uploaded image with s2lic and "
+            "compares it with JPEG, WebP, AVIF and JPEG XL at the same file size "
+            "(slider, table, zoom, downloads), and decodes uploaded .s2lic files. "
+            "Needs the 'web' extra: pip install 's2lic[web]'."
+        ),
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)",
+    )
+    p.add_argument(
+        "--port",
+        type=positive_int,
+        default=DEFAULT_PORT,
+        help=f"TCP port (default {DEFAULT_PORT})",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        type=device_arg,
+        help="torch device: cpu, cuda or cuda:N (default cpu)",
+    )
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        choices=list_models(),
+        help=f"model (default {DEFAULT_MODEL}; see 's2lic models')",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=_DEFAULT_MAX_PIXELS,
+        metavar="N",
+        help=f"refuse larger uploads (default {_DEFAULT_MAX_PIXELS:,})",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the app (loading the model) and serve it until interrupted.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0 when the server was stopped.
+
+    Raises:
+        CLIError: Gradio is not installed, the port is invalid or the device absent.
+        S2LICError: the model or its weights cannot be loaded.
+        OSError: the port cannot be opened.
+    """
+    if args.port > 65535:
+        raise CLIError(f"--port must be at most 65535, got {args.port}")
+    check_device(args.device)
+    # Before Gradio is imported: it reads these at import time. The demo runs
+    # offline; nothing is reported anywhere.
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    try:
+        from s2lic.web.app import DemoSettings, build_app, launch
+    except ModuleNotFoundError as e:
+        if e.name is None or not e.name.startswith("gradio"):
+            raise
+        raise CLIError(
+            "the web demo needs Gradio, which is not installed: "
+            "pip install 's2lic[web]'"
+        ) from None
+    settings = DemoSettings(
+        model=args.model, device=args.device, max_pixels=args.max_pixels
+    )
+    demo = build_app(settings)
+    log.debug("serving on http://%s:%d", args.host, args.port)
+    try:
+        launch(demo, host=args.host, port=args.port)
+    except OSError as e:
+        # Gradio's message names its launch() parameters, not our options.
+        if "empty port" not in str(e):
+            raise
+        raise CLIError(
+            f"cannot listen on {args.host}:{args.port}: the port is in use or not "
+            "available (choose another with --port)"
+        ) from None
+    finally:
+        demo.close()
+    return 0
