@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from s2lic.codec.runtime import tune_allocator
+from s2lic.codec.training.objective import RateDistortion
 from s2lic.codec.training.ship import (
     compare,
     default_codecs,
@@ -43,13 +44,13 @@ def _round(run: Path, where: str) -> dict[str, object]:
         "steps": int(state["step"]),
         "minutes": round(float(state["elapsed"]) / 60, 1),
         "images_per_second": round(sum(rates) / len(rates), 2),
-        "data": ", ".join(cfg["data"]),
+        "data": ", ".join(Path(d).name for d in cfg["data"]),
         "crop": cfg["crop"],
         "batch": cfg["batch"],
         "lr": cfg["lr"],
         "init": cfg["init"] or "random",
         "metric": cfg["objective"]["metric"],
-        "lambda": [cfg["objective"]["lambda_min"], cfg["objective"]["lambda_max"]],
+        "lambda": list(RateDistortion(**cfg["objective"]).lambdas),
     }
 
 
