@@ -108,10 +108,9 @@ class WindowAttentionV2(nn.Module):
         qkv = qkv.view(B, nW, L, 3, self.num_heads, -1).permute(3, 0, 1, 4, 2, 5)
         q, k, v = qkv.unbind(0)  # (B, nW, heads, L, d)
         scale = torch.clamp(self.logit_scale, max=math.log(100.0)).exp()
-        bias = self.position_bias()
-        if mask is not None:
-            bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # (nW, heads, L, L)
-        out = window_attention(q, k, v, scale, bias, self.backend)
+        # Bias and mask go separately: the fused backend never forms their
+        # (nW, heads, L, L) sum.
+        out = window_attention(q, k, v, scale, self.position_bias(), mask, self.backend)
         return self.proj(out.transpose(2, 3).reshape(B, nW, L, C))
 
 
