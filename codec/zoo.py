@@ -37,6 +37,7 @@ __all__ = [
     "load_state",
     "save_weights",
     "config_json",
+    "config_matches",
 ]
 
 _SEED = 20240321  # fixed: random-init models must be identical at both ends
@@ -101,6 +102,40 @@ def config_json(spec: ModelSpec) -> str:
     return json.dumps(dataclasses.asdict(spec.config), sort_keys=True)
 
 
+def config_matches(stored: str, config: Any) -> bool:
+    """Whether a stored `config_json` describes `config`.
+
+    A field missing from the stored JSON matches its default: fields added to a config
+    dataclass after weights were shipped (with a default that keeps the old behaviour)
+    do not invalidate those weights.
+    """
+    try:
+        return _matches(json.loads(stored), config)
+    except (TypeError, ValueError):
+        return False
+
+
+def _matches(stored: Any, value: Any) -> bool:
+    if not dataclasses.is_dataclass(value):
+        return stored == json.loads(json.dumps(value))  # tuples compare as lists
+    if not isinstance(stored, dict):
+        return False
+    fields = {f.name: f for f in dataclasses.fields(value)}
+    if not set(stored) <= set(fields):
+        return False
+    for name, f in fields.items():
+        current = getattr(value, name)
+        if name in stored:
+            if not _matches(stored[name], current):
+                return False
+        elif f.default is not dataclasses.MISSING:
+            if current != f.default:
+                return False
+        elif f.default_factory is dataclasses.MISSING or current != f.default_factory():
+            return False
+    return True
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -141,7 +176,7 @@ def _load_file(spec: ModelSpec, path: Path, sha256: str | None) -> nn.Module:
         raise WeightsError(f"cannot read weights {path}: {e}") from None
     if meta.get("format") != _FORMAT or meta.get("model") != spec.name:
         raise WeightsError(f"{path} holds no s2lic weights for model {spec.name!r}")
-    if meta.get("config") != config_json(spec):
+    if not config_matches(meta.get("config", ""), spec.config):
         raise WeightsError(
             f"{path} was trained for another configuration of {spec.name!r}"
         )

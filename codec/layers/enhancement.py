@@ -5,7 +5,9 @@ S2LIC (Wang et al., arXiv 2403.14471) borrows the enhancement module of Xie et a
 dense blocks (Zhang et al., "Residual Dense Network for Image Super-Resolution", CVPR
 2018) around the image. Full-resolution dense convolutions dominate the CPU time of the
 codec, so this version can run at half resolution (pixel unshuffle) and with depth-wise
-separable convolutions; the paper's setting is ``unshuffle=1, depthwise=False``.
+separable convolutions; the paper's setting is ``unshuffle=1, depthwise=False``. An
+attention block from `s2lic.codec.layers.attention` can refine each dense block's output
+(``attention``; the paper has none), so attention ablations need no code change.
 
     x ─┬─> unshuffle ─> conv ─> DenseBlock x n ─> conv ─> shuffle ─(+)─> out
        └─────────────────────────────────────────────────────────┘
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .attention import get_attention
 
 __all__ = ["EnhancementConfig", "DenseLayer", "DenseBlock", "EnhancementModule"]
 
@@ -32,6 +36,8 @@ class EnhancementConfig:
         blocks: residual dense blocks.
         unshuffle: 1 = full resolution, 2 = half resolution through pixel unshuffle.
         depthwise: depth-wise separable 3x3 convolutions in the dense layers.
+        attention: `get_attention` name of the block applied to each dense block's
+            fused output before its residual ("none" in the paper).
     """
 
     channels: int = 64
@@ -40,6 +46,7 @@ class EnhancementConfig:
     blocks: int = 1
     unshuffle: int = 1
     depthwise: bool = False
+    attention: str = "none"
 
 
 class DenseLayer(nn.Module):
@@ -61,10 +68,15 @@ class DenseLayer(nn.Module):
 
 
 class DenseBlock(nn.Module):
-    """Residual dense block: dense layers, 1x1 local feature fusion, local residual."""
+    """Residual dense block: dense layers, 1x1 fusion, attention, local residual."""
 
     def __init__(
-        self, channels: int, growth: int, layers: int, depthwise: bool = False
+        self,
+        channels: int,
+        growth: int,
+        layers: int,
+        depthwise: bool = False,
+        attention: str = "none",
     ) -> None:
         super().__init__()
         self.layers = nn.Sequential(
@@ -74,9 +86,10 @@ class DenseBlock(nn.Module):
             )
         )
         self.fusion = nn.Conv2d(channels + layers * growth, channels, 1)
+        self.attention = get_attention(attention, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.fusion(self.layers(x))
+        return x + self.attention(self.fusion(self.layers(x)))
 
 
 class EnhancementModule(nn.Module):
@@ -96,7 +109,9 @@ class EnhancementModule(nn.Module):
         self.head = nn.Conv2d(io, cfg.channels, 3, padding=1)
         self.body = nn.Sequential(
             *(
-                DenseBlock(cfg.channels, cfg.growth, cfg.layers, cfg.depthwise)
+                DenseBlock(
+                    cfg.channels, cfg.growth, cfg.layers, cfg.depthwise, cfg.attention
+                )
                 for _ in range(cfg.blocks)
             )
         )

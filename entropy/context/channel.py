@@ -5,7 +5,8 @@ Channel-wise and Global-inter Attention Context", arXiv 2403.14471. The already 
 channel slices pass through a convolution branch and a depth-wise branch; each branch is
 gated by a map computed from the other one - a spatial map from the convolution branch
 and a channel map (squeeze-excitation, Hu et al., CVPR 2018) from the depth-wise one -
-so the context adapts both where and which channels it draws on.
+so the context adapts both where and which channels it draws on. The gates are the
+library blocks `SpatialGate` and `ChannelGate` (s2lic.codec.layers.attention).
 
     prev ─┬─> conv3x3 ─ GELU ──── a ──┬──────────────> a * channel(b) ─┐
           │                         spatial(a)                        (+) ─> 1x1 ─> ctx
@@ -20,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from s2lic.codec.layers.attention import ChannelGate, SpatialGate
 from s2lic.codec.layers.stacked import StackedConv2d, StackedSequential
 
 __all__ = ["AdaptiveChannelContext"]
@@ -56,23 +58,13 @@ class AdaptiveChannelContext(nn.Module):
                 nn.GELU(),
             ]
         )
-        self.spatial_gate = StackedSequential(
-            [StackedConv2d(S, hidden, 1, 3), nn.Sigmoid()]
-        )
-        squeezed = max(hidden // reduction, 4)
-        self.channel_gate = StackedSequential(
-            [
-                StackedConv2d(S, hidden, squeezed, 1),
-                nn.GELU(),
-                StackedConv2d(S, squeezed, hidden, 1),
-                nn.Sigmoid(),
-            ]
-        )
+        self.spatial_gate = SpatialGate(hidden, 3, pooled=False, members=S)
+        self.channel_gate = ChannelGate(hidden, reduction, nn.GELU, members=S)
         self.out = StackedConv2d(S, hidden, out_channels, 1)
 
     def forward(self, prev: torch.Tensor, index: int | None = None) -> torch.Tensor:
         """prev: (B, s, C, H, W) -> (B, s, out_channels, H, W)."""
         a = self.conv_branch(prev, index)
         b = self.dw_branch(prev, index)
-        channel = self.channel_gate(b.mean(dim=(-2, -1), keepdim=True), index)
+        channel = self.channel_gate(b, index)
         return self.out(a * channel + b * self.spatial_gate(a, index), index)

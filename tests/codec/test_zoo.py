@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,14 @@ import tomllib
 import torch
 
 from s2lic.codec.registry import UnknownModelError, get_spec, list_models, spec_from_id
-from s2lic.codec.zoo import WeightsError, load_model, read_manifest, save_weights
+from s2lic.codec.zoo import (
+    WeightsError,
+    config_json,
+    config_matches,
+    load_model,
+    read_manifest,
+    save_weights,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,6 +111,25 @@ def test_wrong_weights_are_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"not safetensors at all")
     with pytest.raises(WeightsError, match="cannot read"):
         load_model("s2lic-tiny", weights=junk)
+
+
+def test_config_fields_added_later_default_to_the_old_behaviour() -> None:
+    spec = get_spec("s2lic-tiny")
+    stored = json.loads(config_json(spec))
+    assert config_matches(json.dumps(stored), spec.config)
+    del stored["enhancement"]["attention"]  # weights saved before the field existed
+    assert config_matches(json.dumps(stored), spec.config)
+    other = dataclasses.replace(
+        spec.config,
+        enhancement=dataclasses.replace(spec.config.enhancement, attention="se"),
+    )
+    assert not config_matches(json.dumps(stored), other)
+    stored["enhancement"]["channels"] += 1
+    assert not config_matches(json.dumps(stored), spec.config)
+    stored["enhancement"]["channels"] -= 1
+    stored["enhancement"]["unknown_field"] = 1
+    assert not config_matches(json.dumps(stored), spec.config)
+    assert not config_matches("not json", spec.config)
 
 
 def test_shipped_manifest_parses() -> None:
