@@ -122,6 +122,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="processes for the classical codecs (default: the number of CPUs)",
     )
     p.add_argument(
+        "--prune",
+        action="store_true",
+        help="drop results measured with other settings (older libraries or weights) "
+        "from the output's per-image.csv",
+    )
+    p.add_argument(
         "--limit",
         type=positive_int,
         metavar="N",
@@ -252,7 +258,12 @@ def run(args: argparse.Namespace) -> int:
             bar.advance()
 
         result = runner.run_eval(
-            images, available, out, workers=args.workers, on_unit=advance
+            images,
+            available,
+            out,
+            workers=args.workers,
+            on_unit=advance,
+            prune=args.prune,
         )
     for line in runner.summarize(result.failures):
         log.warning("%s", line)

@@ -566,6 +566,20 @@ def _open_journal(path: Path) -> TextIO:
     return f
 
 
+def _rewrite_journal(path: Path, points: Sequence[Point]) -> None:
+    """Replace the journal by `points` (atomically: a crash keeps the old one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, _FIELDS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(p.row() for p in points)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise EvalError(f"cannot write '{os.fsdecode(path)}': {e.strerror}") from None
+
+
 # --------------------------------------------------------------------------------------
 # The run
 
@@ -598,6 +612,7 @@ def run_eval(
     *,
     workers: int | None = None,
     on_unit: Callable[[str], None] | None = None,
+    prune: bool = False,
 ) -> EvalResult:
     """Measure every missing (codec, image, quality) point, appending to the journal.
 
@@ -612,6 +627,8 @@ def run_eval(
         on_unit: called with ``"codec image"`` whenever one (codec, image) pair is
             done (at once for those the journal already has), e.g. to advance a
             progress bar over ``len(images) * len(codecs)``.
+        prune: afterwards, drop the journal rows of these codecs that were measured
+            with other settings (e.g. before a library or weights update).
 
     Returns:
         An `EvalResult`.
@@ -657,9 +674,14 @@ def run_eval(
             for outcome in outcomes:
                 record(outcome)
             notify(unit.label)
-    stale = Counter(
-        p.codec for p in old if p.codec in configs and p.config != configs[p.codec]
-    )
+
+    def is_stale(p: Point) -> bool:
+        return p.codec in configs and p.config != configs[p.codec]
+
+    stale = Counter(p.codec for p in old if is_stale(p))
+    if prune and stale:
+        _rewrite_journal(journal, [p for p in old if not is_stale(p)])
+        stale.clear()
     return EvalResult(
         points=_select(old, codecs, configs, images),
         measured=measured,

@@ -185,6 +185,13 @@ def test_other_settings_are_not_resumed(tmp_path: Path) -> None:
     assert result.measured == 1 and result.stale == {"raw": 1}
     assert [p.config for p in result.points] == [runner.config_id(changed)]
     assert result.points[0].psnr == math.inf  # lossless; the report must cope
+    journal = tmp_path / "o" / runner.CSV_NAME
+    assert len(runner.read_points(journal)) == 2
+    pruned = runner.run_eval(images, [changed], tmp_path / "o", workers=1, prune=True)
+    assert pruned.measured == 0 and pruned.stale == {}
+    assert [p.key for p in runner.read_points(journal)] == [
+        p.key for p in result.points
+    ]
 
 
 def test_foreign_csv_is_refused(tmp_path: Path) -> None:
