@@ -37,6 +37,7 @@ class Encoded:
         quality: the quality the latent was coded at.
         symbols: every coded integer symbol in coding order (for checksums).
         y_hat: the encoder's dequantised latent (the decoder reproduces it exactly).
+        margin: the entropy model's closest rounding call (`CodedLatents.margin`).
     """
 
     streams: tuple[bytes, ...]
@@ -44,6 +45,7 @@ class Encoded:
     quality: float
     symbols: tuple[object, ...]
     y_hat: torch.Tensor
+    margin: float = 0.5
 
 
 class ImageCodecModel(Protocol):

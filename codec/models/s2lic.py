@@ -113,7 +113,12 @@ class S2LIC(nn.Module):
         coded = self.entropy.compress(self.gain(y, q), coder)
         H, W = y.shape[-2] * 16, y.shape[-1] * 16
         return Encoded(
-            coded.streams, (H, W), quality, tuple(coded.symbols), coded.y_hat
+            coded.streams,
+            (H, W),
+            quality,
+            tuple(coded.symbols),
+            coded.y_hat,
+            coded.margin,
         )
 
     @torch.no_grad()

@@ -21,6 +21,20 @@ slice i. One loop serves evaluation, encoding and decoding; what differs is the
 (evaluation), rounding + entropy encoding (encoder) or entropy decoding (decoder).
 Values are always quantised around the predicted mean, round(y - mu) + mu.
 
+Cross-device determinism: the encoder and the decoder must derive the same scale
+indexes and means from the same decoded symbols, on any device and thread count, or the
+arithmetic decoder desynchronises. Float32 networks differ across devices in the last
+bits (reduction order, FMA, TF32, transcendental functions), which flips a rounding
+decision in a few of every ~10^4 values. So the coding path (`compress`, `decompress`
+and the eval-mode forward) runs the networks that produce the entropy parameters in
+float64, where the same differences are ~10^-13 relative, and snaps every value that
+feeds back into the loop - the means and the LRP corrections - to a grid of 2^-8
+(`MEAN_STEP`): y_hat is then a dyadic number that both sides compute exactly, errors
+cannot accumulate from slice to slice, and a decision differs only if a value lies
+within ~10^-13 of a rounding boundary (`CodedLatents.margin` is the encoder's closest
+call). Training keeps float32/bf16 and no snapping (2^-8 is far below the rounding
+noise the networks learn with).
+
 Training instead computes all slices' entropy parameters in one batched pass
 (`_train_slices`): every slice's network is a member of a stacked module, and the
 context of slice i is built from ``y + u`` (u ~ U(-1/2, 1/2)) of slices < i, which is
@@ -31,9 +45,11 @@ like, so the context networks see the same kind of input when decoding.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -53,9 +69,18 @@ from s2lic.entropy.context.checkerboard import (
 from s2lic.entropy.context.global_inter import GlobalInterContext
 from s2lic.entropy.models.hyperprior import HyperAnalysis, HyperSynthesis
 
-__all__ = ["ACGCConfig", "ACGCEntropyModel", "CodedLatents", "scale_table"]
+__all__ = [
+    "ACGCConfig",
+    "ACGCEntropyModel",
+    "CodedLatents",
+    "MEAN_STEP",
+    "scale_table",
+]
 
 SCALES_MIN, SCALES_MAX, SCALES_LEVELS = 0.11, 256.0, 64
+MEAN_STEP = 2.0**-8
+"""Grid of the coding path's means and LRP corrections (see the module docstring)."""
+CODING_DTYPE = torch.float64
 
 # quantize(slice index, mask (1,1,H,W), scales, means) -> y_hat on the mask, 0 elsewhere
 Quantize = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -112,11 +137,42 @@ class CodedLatents:
         streams: (z stream, y stream).
         y_hat: (B, M, H, W) dequantised latent (identical on both sides).
         symbols: the coded integer symbols in coding order (z first).
+        margin: smallest distance of a snapped mean or LRP correction from its
+            rounding boundary, in units of the snapping grid (0.5 = farthest), and of
+            a scale from a coding-table boundary, relative; decoding on another device
+            could differ only if its float64 results moved a value by more.
     """
 
     streams: tuple[bytes, bytes]
     y_hat: torch.Tensor
     symbols: list[np.ndarray]
+    margin: float = 0.5
+
+
+class _Nets(NamedTuple):
+    """The networks that produce the entropy parameters (one dtype)."""
+
+    h_s: nn.Module
+    ac: nn.Module
+    ag: nn.Module
+    spatial: nn.Module
+    ep_anchor: nn.Module
+    ep_nonanchor: nn.Module
+    lrp_anchor: nn.Module
+    lrp_nonanchor: nn.Module
+
+
+def _snap(t: torch.Tensor) -> torch.Tensor:
+    """t rounded to the `MEAN_STEP` grid (exact: the step is a power of two)."""
+    return torch.round(t / MEAN_STEP) * MEAN_STEP
+
+
+def _grid_margin(t: torch.Tensor) -> float:
+    """Smallest distance of t / MEAN_STEP from a rounding boundary (k + 1/2)."""
+    if not t.numel():
+        return 0.5
+    frac = torch.frac(t / MEAN_STEP).abs()
+    return float((frac - 0.5).abs().min())
 
 
 def _stack(
@@ -220,6 +276,39 @@ class ACGCEntropyModel(nn.Module):
     def _indexes(self, scales: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
         return self.scale_indexes(gather(scales, mask)).cpu().numpy()
 
+    def _nets(self) -> _Nets:
+        return _Nets(*(getattr(self, name) for name in _Nets._fields))
+
+    def coding_nets(self) -> _Nets:
+        """Float64 copies of the parameter networks (cached until a weight changes)."""
+        key = tuple((p.data_ptr(), p._version, p.device) for p in self.parameters())
+        cached = self.__dict__.get("_coding_cache")
+        if cached is None or cached[0] != key:
+            # Normal tensors (also when called under inference mode) without grads:
+            # the copies serve inference-mode coding and no-grad evaluation alike.
+            with torch.inference_mode(False), torch.no_grad():
+                nets = _Nets(
+                    *(
+                        copy.deepcopy(m).to(CODING_DTYPE).eval().requires_grad_(False)
+                        for m in self._nets()
+                    )
+                )
+            # A plain attribute, not a submodule: no state-dict keys, no .to().
+            self.__dict__["_coding_cache"] = (key, nets)
+            return nets
+        return cached[1]
+
+    def _scale_margin(self, scales: torch.Tensor) -> float:
+        """Smallest relative distance of a scale from a coding-table boundary."""
+        table = self.gaussian_conditional.scale_table[:-1].to(scales)
+        # Clamped scales sit exactly on the bound on every device: no risk there.
+        scales = scales[scales > float(self.gaussian_conditional.scale_bound)]
+        if not scales.numel():
+            return 0.5
+        i = torch.searchsorted(table, scales.contiguous()).clamp(1, len(table) - 1)
+        lo, hi = table[i - 1], table[i]
+        return float(torch.minimum((scales / lo).log(), (hi / scales).log()).min())
+
     def aux_loss(self) -> torch.Tensor:
         """Loss fitting the EntropyBottleneck's quantiles (trained in its own step)."""
         return self.entropy_bottleneck.loss()
@@ -229,34 +318,64 @@ class ACGCEntropyModel(nn.Module):
 
     # -- the slice loop --------------------------------------------------------------
 
-    def _code_slices(self, hyper: torch.Tensor, quantize: Quantize) -> torch.Tensor:
-        """Run the ACGC context slice by slice; returns y_hat (B, M, H, W)."""
+    def _code_slices(
+        self,
+        hyper: torch.Tensor,
+        quantize: Quantize,
+        nets: _Nets | None = None,
+        margins: list[float] | None = None,
+    ) -> torch.Tensor:
+        """Run the ACGC context slice by slice; returns y_hat (B, M, H, W).
+
+        Args:
+            hyper: h_s output, in the dtype of `nets`.
+            quantize: the quantisation step (module docstring).
+            nets: the parameter networks; default the module's own (float32, no
+                snapping: the plain network, as the training pass computes it);
+                `coding_nets()` for the coding path, which also snaps means and LRP
+                corrections to `MEAN_STEP`.
+            margins: if given, the coding path appends its closest calls to it.
+        """
+        snap = nets is not None
+        nets = nets or self._nets()
         B, _, H, W = hyper.shape
         sc = self.cfg.slice_channels
         hyper_means = hyper.chunk(2, dim=1)[1]
         anchor = anchor_mask(H, W, hyper.device)
         non_anchor = ~anchor
+
+        def params(net: nn.Module, ctx: list[torch.Tensor], i: int, mask: torch.Tensor):
+            scales, means = run_one(net, torch.cat(ctx, 1), i).chunk(2, 1)
+            if snap and margins is not None:
+                margins.append(_grid_margin(gather(means, mask)))
+                margins.append(self._scale_margin(gather(scales, mask)))
+            return scales, _snap(means) if snap else means
+
+        def correction(net: nn.Module, inputs: list[torch.Tensor], i: int):
+            lrp = 0.5 * torch.tanh(run_one(net, torch.cat(inputs, 1), i))
+            if snap and margins is not None:
+                margins.append(_grid_margin(lrp))
+            return _snap(lrp) if snap else lrp
+
         done: list[torch.Tensor] = []
         for i in range(self.cfg.num_slices):
             if i:
                 prev = torch.cat(done, dim=1)
-                ac = run_one(self.ac, prev, i - 1)
-                ag = run_one(self.ag, prev, i - 1)
+                ac = run_one(nets.ac, prev, i - 1)
+                ag = run_one(nets.ag, prev, i - 1)
             else:
                 ac = hyper.new_zeros(B, 2 * sc, H, W)
                 ag = hyper.new_zeros(B, sc, H, W)
             ctx = [hyper, ac, ag]
-            scales, means = run_one(self.ep_anchor, torch.cat(ctx, 1), i).chunk(2, 1)
-            a_hat = quantize(i, anchor, scales, means)
-            lrp = run_one(self.lrp_anchor, torch.cat([hyper_means, a_hat, *done], 1), i)
-            a_hat = a_hat + anchor * (0.5 * torch.tanh(lrp))
-            ctx.append(run_one(self.spatial, a_hat, i))
-            scales, means = run_one(self.ep_nonanchor, torch.cat(ctx, 1), i).chunk(2, 1)
-            y_hat = a_hat + quantize(i, non_anchor, scales, means)
-            lrp = run_one(
-                self.lrp_nonanchor, torch.cat([hyper_means, y_hat, *done], 1), i
+            a_hat = quantize(i, anchor, *params(nets.ep_anchor, ctx, i, anchor))
+            lrp = correction(nets.lrp_anchor, [hyper_means, a_hat, *done], i)
+            a_hat = a_hat + anchor * lrp
+            ctx.append(run_one(nets.spatial, a_hat, i))
+            y_hat = a_hat + quantize(
+                i, non_anchor, *params(nets.ep_nonanchor, ctx, i, non_anchor)
             )
-            done.append(y_hat + non_anchor * (0.5 * torch.tanh(lrp)))
+            lrp = correction(nets.lrp_nonanchor, [hyper_means, y_hat, *done], i)
+            done.append(y_hat + non_anchor * lrp)
         return torch.cat(done, dim=1)
 
     def _train_slices(
@@ -332,19 +451,24 @@ class ACGCEntropyModel(nn.Module):
                 )
             return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
 
-        y_slices = y.chunk(self.cfg.num_slices, dim=1)
+        # Eval mode: exactly the coding path (float64 networks, snapped means).
+        nets = self.coding_nets()
+        hyper = nets.h_s(z_hat.to(CODING_DTYPE))
+        y_slices = y.to(CODING_DTYPE).chunk(self.cfg.num_slices, dim=1)
         likelihoods: list[torch.Tensor | None] = [None] * self.cfg.num_slices
 
         def quantize(
             i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor
         ) -> torch.Tensor:
             y_i = y_slices[i]
-            _, lik = self.gaussian_conditional(y_i, scales, means)
+            _, lik = self.gaussian_conditional(
+                y_i.float(), scales.float(), means.float()
+            )
             old = likelihoods[i]
             likelihoods[i] = lik if old is None else torch.where(mask, lik, old)
             return (torch.round(y_i - means) + means) * mask
 
-        y_hat = self._code_slices(hyper, quantize)
+        y_hat = self._code_slices(hyper, quantize, nets).float()
         y_likelihoods = torch.cat(likelihoods, dim=1)  # type: ignore[arg-type]
         return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
 
@@ -360,10 +484,12 @@ class ACGCEntropyModel(nn.Module):
         z_enc = coder.encoder(self.z_table())
         symbols = [z_sym.int().cpu().numpy().ravel()]
         z_enc.encode(symbols[0], z_idx.int().cpu().numpy().ravel())
-        hyper = self.h_s(z_sym + med)
+        nets = self.coding_nets()
+        hyper = nets.h_s((z_sym + med).to(CODING_DTYPE))
 
-        y_slices = y.chunk(self.cfg.num_slices, dim=1)
+        y_slices = y.to(CODING_DTYPE).chunk(self.cfg.num_slices, dim=1)
         y_enc = coder.encoder(self.y_table())
+        margins: list[float] = []
 
         def quantize(
             i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor
@@ -374,8 +500,9 @@ class ACGCEntropyModel(nn.Module):
             y_enc.encode(symbols[-1], self._indexes(scales, mask))
             return scatter(sym + mu, mask, means)
 
-        y_hat = self._code_slices(hyper, quantize)
-        return CodedLatents((z_enc.finish(), y_enc.finish()), y_hat, symbols)
+        y_hat = self._code_slices(hyper, quantize, nets, margins).float()
+        streams = (z_enc.finish(), y_enc.finish())
+        return CodedLatents(streams, y_hat, symbols, min(margins, default=0.5))
 
     @torch.no_grad()
     def decompress(
@@ -392,15 +519,16 @@ class ACGCEntropyModel(nn.Module):
         symbols = [z_dec.decode(z_idx)]
         z_sym = torch.from_numpy(symbols[0].astype(np.float32)).to(device)
         z_hat = z_sym.view(1, C, *z_shape) + self._z_medians()
-        hyper = self.h_s(z_hat)
+        nets = self.coding_nets()
+        hyper = nets.h_s(z_hat.to(CODING_DTYPE))
         y_dec = coder.decoder(self.y_table(), streams[1])
 
         def quantize(
             i: int, mask: torch.Tensor, scales: torch.Tensor, means: torch.Tensor
         ) -> torch.Tensor:
             symbols.append(y_dec.decode(self._indexes(scales, mask)))
-            sym = torch.from_numpy(symbols[-1].astype(np.float32)).to(means)
+            sym = torch.from_numpy(symbols[-1].astype(np.float64)).to(means)
             return scatter(sym + gather(means, mask), mask, means)
 
-        y_hat = self._code_slices(hyper, quantize)
+        y_hat = self._code_slices(hyper, quantize, nets).float()
         return CodedLatents(tuple(streams), y_hat, symbols)  # type: ignore[arg-type]
