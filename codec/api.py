@@ -26,7 +26,8 @@ from s2lic.codec.image import (
     to_tensor,
     to_uint8,
 )
-from s2lic.codec.registry import DEFAULT_MODEL, spec_from_id
+from s2lic.codec.memory import decode_memory_bytes, physical_memory_bytes
+from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, spec_from_id
 from s2lic.codec.zoo import LoadedModel, load_model
 from s2lic.entropy.bitstream import (
     Container,
@@ -39,7 +40,7 @@ from s2lic.entropy.bitstream import (
     unpack,
 )
 from s2lic.entropy.coders import DEFAULT_CODER, coder_from_id, get_coder
-from s2lic.entropy.errors import ChecksumError, S2LICError
+from s2lic.entropy.errors import ChecksumError, FormatError, LimitError, S2LICError
 
 __all__ = [
     "DEFAULT_QUALITY",
@@ -214,12 +215,16 @@ def decode(
     Raises:
         S2LICError subclasses with a one-line message for every bad input: not an
         .s2lic file, truncated or corrupted data, unknown model or coder, other weights,
-        decoded symbols that differ from the encoder's.
+        decoded symbols that differ from the encoder's, an image whose decode would
+        need more memory than `limits.max_decode_bytes` (checked before the model is
+        loaded or any tensor allocated).
     """
-    container = unpack(data, limits or Limits())
+    limits = limits or Limits()
+    container = unpack(data, limits)
     header = container.header
     spec = spec_from_id(header.model_id)
     backend = coder_from_id(header.coder_id)
+    _check_decode_memory(spec, header, limits)
     loaded = get_codec(spec.name, device, weights)
     start = time.perf_counter()
     if header.weights_id != loaded.weights_id:
@@ -229,11 +234,12 @@ def decode(
         )
     expected = 3 if header.mode.has_alpha else 2
     if len(container.streams) != expected:
-        raise S2LICError(
+        # A FormatError like every other malformed file, so callers can tell bad data
+        # from other failures by type.
+        raise FormatError(
             f"corrupted file: {len(container.streams)} streams, expected {expected}"
         )
-    m = loaded.model.pad_multiple
-    shape = (-(-header.height // m) * m, -(-header.width // m) * m)
+    shape = _padded_shape(header, loaded.model.pad_multiple)
     with torch.inference_mode():
         x_hat, symbols = loaded.model.decompress(
             container.streams[:2], shape, code_to_quality(header.quality), backend
@@ -251,3 +257,36 @@ def decode(
     )
     image = from_planes(Planes(rgb=rgb, mode=header.mode, alpha=alpha))
     return DecodeResult(image, header, time.perf_counter() - start)
+
+
+def _padded_shape(header: Header, multiple: int) -> tuple[int, int]:
+    """(H, W) of the image padded to the model's multiple, as the encoder coded it."""
+    return (
+        -(-header.height // multiple) * multiple,
+        -(-header.width // multiple) * multiple,
+    )
+
+
+def _check_decode_memory(spec: ModelSpec, header: Header, limits: Limits) -> None:
+    """Refuse, before allocating, an image whose decode would not fit in memory.
+
+    Raises:
+        LimitError: the estimate exceeds `limits.max_decode_bytes` (by default the
+            physical memory).
+    """
+    budget = limits.max_decode_bytes
+    source = ""
+    if budget is None:
+        budget, source = physical_memory_bytes(), " (this machine's memory)"
+        if budget is None:
+            return
+    # Padding follows the registered model class; every model pads to 64 so far.
+    multiple = getattr(spec.factory, "pad_multiple", 64)
+    need = decode_memory_bytes(spec.config, *_padded_shape(header, multiple))
+    if need > budget:
+        gib = 2**30
+        raise LimitError(
+            f"decoding this {header.width} x {header.height} image with {spec.name} "
+            f"needs about {need / gib:.1f} GiB of memory, more than the limit of "
+            f"{budget / gib:.1f} GiB{source}"
+        )

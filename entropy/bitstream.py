@@ -283,11 +283,16 @@ class Limits:
         max_pixels: Most pixels (width * height) a header may declare.
         max_stream_bytes: Longest stream payload, in bytes.
         max_streams: Most streams, at most `MAX_STREAMS`.
+        max_decode_bytes: Most memory a decoder may need for the declared image, by
+            its estimate made before allocating (`s2lic.codec.memory`); None means the
+            physical memory of the machine. `unpack` does not apply it: the memory
+            depends on the model, which the container does not describe.
     """
 
     max_pixels: int = 40_000_000
     max_stream_bytes: int = 256 * 1024 * 1024
     max_streams: int = MAX_STREAMS
+    max_decode_bytes: int | None = None
 
     def __post_init__(self) -> None:
         """Validate the limits.
@@ -299,6 +304,8 @@ class Limits:
         _check_uint("max_pixels", self.max_pixels, None, minimum=1)
         _check_uint("max_stream_bytes", self.max_stream_bytes, None, minimum=1)
         _check_uint("max_streams", self.max_streams, MAX_STREAMS, minimum=1)
+        if self.max_decode_bytes is not None:
+            _check_uint("max_decode_bytes", self.max_decode_bytes, None, minimum=1)
 
 
 _DEFAULT_LIMITS: Final = Limits()
