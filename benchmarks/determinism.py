@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,20 +29,11 @@ import torch
 from PIL import Image
 
 from s2lic.codec.image import pad_to_multiple, to_planes, to_tensor
+from s2lic.codec.runtime import num_threads
 from s2lic.codec.zoo import load_model
 from s2lic.entropy.coders import get_coder
 from s2lic.entropy.context.checkerboard import gather
 from s2lic.entropy.models.acgc import MEAN_STEP, ACGCEntropyModel
-
-
-@contextmanager
-def threads(n: int) -> Iterator[None]:
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 @dataclass
@@ -124,10 +113,10 @@ def main(argv: list[str] | None = None) -> None:
         planes = to_planes(Image.open(path))
         x, _ = pad_to_multiple(to_tensor(planes.rgb), enc_model.pad_multiple)
         for q in qualities:
-            with threads(args.encode_threads), torch.inference_mode():
+            with num_threads(args.encode_threads), torch.inference_mode():
                 enc = enc_model.compress(x.to(args.encode_device), q, coder)
                 ref = enc_model.synthesize(enc.y_hat, q).clamp(0, 1).cpu()
-            with threads(args.decode_threads), torch.inference_mode():
+            with num_threads(args.decode_threads), torch.inference_mode():
                 x_dec, symbols = dec_model.decompress(enc.streams, enc.shape, q, coder)
             same = len(symbols) == len(enc.symbols) and all(
                 np.array_equal(a, b) for a, b in zip(symbols, enc.symbols, strict=True)
@@ -142,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
                     (enc_model, args.encode_device, args.encode_threads),
                     (dec_model, args.decode_device, args.decode_threads),
                 ):
-                    with threads(n):
+                    with num_threads(n):
                         ent = model.entropy
                         sides.append(
                             decisions(

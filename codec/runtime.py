@@ -6,8 +6,10 @@ import ctypes
 import ctypes.util
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["tune_allocator"]
+__all__ = ["num_threads", "tune_allocator"]
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +46,16 @@ def tune_allocator() -> bool:
         return False
     log.debug("glibc allocator tuned: %s", ok)
     return bool(ok)
+
+
+@contextmanager
+def num_threads(n: int) -> Iterator[None]:
+    """Run the block with `n` torch intra-op threads, then restore the count."""
+    import torch  # here: entry points tune the allocator before torch is imported
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

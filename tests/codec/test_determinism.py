@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
 import pytest
 import torch
 
+from s2lic.codec.runtime import num_threads
 from s2lic.codec.zoo import load_model
 from s2lic.entropy.coders import get_coder
 from s2lic.entropy.models.acgc import MEAN_STEP
 from tests.conftest import smooth_image
-
-
-@contextmanager
-def _threads(n: int) -> Iterator[None]:
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _image(h: int, w: int) -> torch.Tensor:
@@ -37,10 +25,10 @@ def shipped() -> torch.nn.Module:
 def test_encode_and_decode_agree_across_thread_counts(shipped: torch.nn.Module) -> None:
     coder = get_coder("rans")
     x = _image(128, 192)
-    with _threads(2):
+    with num_threads(2):
         enc = shipped.compress(x, 0.7, coder)
         reference = shipped.synthesize(enc.y_hat, 0.7)
-    with _threads(1):
+    with num_threads(1):
         x_dec, symbols = shipped.decompress(enc.streams, enc.shape, 0.7, coder)
         again = shipped.compress(x, 0.7, coder)
     for a, b in zip(symbols, enc.symbols, strict=True):

@@ -17,7 +17,22 @@ def split_heads(channels: int, head_dim: int) -> int:
     return heads if channels % heads == 0 else 1
 
 
-class ChannelSelfAttention(nn.Module):
+class _QKVAttention(nn.Module):
+    """q, k, v and output projections by 1x1 convolutions, split into heads."""
+
+    def __init__(self, channels: int, head_dim: int = 32) -> None:
+        super().__init__()
+        self.heads = split_heads(channels, head_dim)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+
+    def qkv_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """x (B, C, H, W) -> q, k, v, each (B, heads, C / heads, H W)."""
+        B, C, H, W = x.shape
+        return self.qkv(x).view(B, 3, self.heads, C // self.heads, H * W).unbind(1)
+
+
+class ChannelSelfAttention(_QKVAttention):
     """Attention between channels: tokens are channels, features are positions.
 
     Ding et al., "DaViT: Dual Attention Vision Transformers", ECCV 2022 (channel group
@@ -26,20 +41,14 @@ class ChannelSelfAttention(nn.Module):
     linear in H W.
     """
 
-    def __init__(self, channels: int, head_dim: int = 32) -> None:
-        super().__init__()
-        self.heads = split_heads(channels, head_dim)
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
-        self.proj = nn.Conv2d(channels, channels, 1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, C, H, W = x.shape
-        q, k, v = self.qkv(x).view(B, 3, self.heads, C // self.heads, H * W).unbind(1)
+        q, k, v = self.qkv_heads(x)
         attn = torch.softmax(q @ k.transpose(-1, -2) * (H * W) ** -0.5, dim=-1)
         return x + self.proj((attn @ v).view(B, C, H, W))
 
 
-class EfficientAttention(nn.Module):
+class EfficientAttention(_QKVAttention):
     """Linear attention: softmax on q over channels and on k over positions.
 
     Shen et al., "Efficient Attention: Attention with Linear Complexities", WACV 2021.
@@ -47,15 +56,9 @@ class EfficientAttention(nn.Module):
     so the cost is O(N d^2) instead of O(N^2 d).
     """
 
-    def __init__(self, channels: int, head_dim: int = 32) -> None:
-        super().__init__()
-        self.heads = split_heads(channels, head_dim)
-        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
-        self.proj = nn.Conv2d(channels, channels, 1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, C, H, W = x.shape
-        q, k, v = self.qkv(x).view(B, 3, self.heads, C // self.heads, H * W).unbind(1)
+        q, k, v = self.qkv_heads(x)
         context = torch.softmax(k, dim=-1) @ v.transpose(-1, -2)  # (B, h, d, d)
         out = context.transpose(-1, -2) @ torch.softmax(q, dim=-2)  # (B, h, d, N)
         return x + self.proj(out.reshape(B, C, H, W))
