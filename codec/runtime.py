@@ -51,7 +51,7 @@ def tune_allocator() -> bool:
 @contextmanager
 def num_threads(n: int) -> Iterator[None]:
     """Run the block with `n` torch intra-op threads, then restore the count."""
-    import torch  # here: entry points tune the allocator before torch is imported
+    import torch  # lazily: the CLI imports this module at start-up, before torch
 
     old = torch.get_num_threads()
     torch.set_num_threads(n)
