@@ -66,3 +66,9 @@ class ImageCodecModel(Protocol):
         quality: float,
         coder: EntropyCoder,
     ) -> tuple[torch.Tensor, list[object]]: ...
+
+    def decode_latent(
+        self, streams: tuple[bytes, ...], shape: tuple[int, int], coder: EntropyCoder
+    ) -> tuple[torch.Tensor, list[object]]: ...
+
+    def synthesize(self, y_hat: torch.Tensor, quality: float) -> torch.Tensor: ...

@@ -12,6 +12,7 @@ range of rates::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ from torch import nn
 from s2lic.codec.layers.enhancement import EnhancementConfig
 from s2lic.codec.layers.gain import QualityGain
 from s2lic.codec.models.base import Encoded, RDOutput
+from s2lic.codec.tiling import Tiling, tiled
 from s2lic.codec.transforms.analysis import AnalysisTransform
 from s2lic.codec.transforms.stages import TransformConfig
 from s2lic.codec.transforms.synthesis import SynthesisTransform
@@ -60,6 +62,10 @@ class S2LIC(nn.Module):
 
     #: Input sides must be multiples of this (stride 16 of g_a times 4 of h_a).
     pad_multiple = 64
+    #: Latent stride of g_a / g_s.
+    stride = 16
+    #: Tiles of `analyze` / `synthesize` (coding only; training runs whole crops).
+    tiling = Tiling()
 
     def __init__(self, cfg: S2LICConfig) -> None:
         super().__init__()
@@ -76,6 +82,13 @@ class S2LIC(nn.Module):
             raise ValueError(
                 f"input {H}x{W} is not padded to a multiple of {self.pad_multiple}"
             )
+
+    def _tiling(self, tiling: Tiling | None) -> Tiling:
+        t = tiling or self.tiling
+        m = self.pad_multiple
+        if t.core < m or t.core % m or t.overlap < 0 or t.overlap % m:
+            raise ValueError(f"tile sizes must be multiples of {m} pixels, got {t}")
+        return t
 
     @staticmethod
     def _quality(
@@ -125,13 +138,59 @@ class S2LIC(nn.Module):
     def compress(self, x: torch.Tensor, quality: float, coder: EntropyCoder) -> Encoded:
         """Entropy-code an image x (1, 3, H, W) in [0, 1], H and W multiples of 64."""
         self._check(x)
-        return self.compress_latent(self.g_a(x), quality, coder)
+        return self.compress_latent(self.analyze(x), quality, coder)
 
     @torch.no_grad()
-    def synthesize(self, y_hat: torch.Tensor, quality: float) -> torch.Tensor:
-        """x_hat from a dequantised (gained) latent."""
+    def analyze(self, x: torch.Tensor, tiling: Tiling | None = None) -> torch.Tensor:
+        """g_a on tiles: x (B, 3, H, W), sides multiples of 64 -> y (B, M, H/16, W/16).
+
+        Exactly ``g_a(x)`` when the image fits in one tile (`tiling`, default
+        `self.tiling`).
+        """
+        self._check(x)
+        t = self._tiling(tiling)
+        return tiled(
+            self.g_a, x, t.core, t.overlap, Fraction(1, self.stride), self.pad_multiple
+        )
+
+    @torch.no_grad()
+    def synthesize(
+        self, y_hat: torch.Tensor, quality: float, tiling: Tiling | None = None
+    ) -> torch.Tensor:
+        """x_hat (B, 3, 16h, 16w) from a dequantised (gained) latent (B, M, h, w).
+
+        g_s runs on tiles of `tiling` (default `self.tiling`, in image pixels); a latent
+        that fits in one tile gives exactly ``g_s`` of the whole.
+        """
         q = self._quality(quality, y_hat.shape[0], y_hat.device)
-        return self.g_s(self.gain(y_hat, q, inverse=True))
+        t, s = self._tiling(tiling), self.stride
+        return tiled(
+            self.g_s,
+            self.gain(y_hat, q, inverse=True),
+            t.core // s,
+            t.overlap // s,
+            s,
+            self.pad_multiple // s,
+        )
+
+    @torch.no_grad()
+    def decode_latent(
+        self, streams: tuple[bytes, ...], shape: tuple[int, int], coder: EntropyCoder
+    ) -> tuple[torch.Tensor, list[object]]:
+        """Entropy-decode the streams of an image of padded size `shape`.
+
+        Separate from `decompress` so that a caller can verify the symbols (cheap)
+        before it pays for the synthesis.
+
+        Returns:
+            y_hat (1, M, H/16, W/16) and the decoded symbols in coding order.
+        """
+        device = next(self.parameters()).device
+        z_shape = (shape[0] // self.pad_multiple, shape[1] // self.pad_multiple)
+        coded = self.entropy.decompress(
+            (streams[0], streams[1]), z_shape, coder, device
+        )
+        return coded.y_hat, list(coded.symbols)
 
     @torch.no_grad()
     def decompress(
@@ -146,9 +205,5 @@ class S2LIC(nn.Module):
         Returns:
             x_hat (1, 3, H, W) (not clamped) and the decoded symbols in coding order.
         """
-        device = next(self.parameters()).device
-        z_shape = (shape[0] // self.pad_multiple, shape[1] // self.pad_multiple)
-        coded = self.entropy.decompress(
-            (streams[0], streams[1]), z_shape, coder, device
-        )
-        return self.synthesize(coded.y_hat, quality), list(coded.symbols)
+        y_hat, symbols = self.decode_latent(streams, shape, coder)
+        return self.synthesize(y_hat, quality), symbols

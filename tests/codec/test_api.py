@@ -60,6 +60,35 @@ def test_quality_is_stored_exactly() -> None:
     assert enc.quality == pytest.approx(0.3, abs=1 / 65535)
 
 
+def test_close_rounding_calls_move_to_an_adjacent_quality(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    img = Image.fromarray(smooth_image(64, 64))
+    plain = api.encode(img, quality=0.5, **TINY)
+    seen: list[float] = []
+    model = api.get_codec("s2lic-tiny", "cpu", None).model
+    compress = model.compress_latent
+
+    def spy(*args, **kw):  # type: ignore[no-untyped-def]
+        enc = compress(*args, **kw)
+        seen.append(enc.margin)
+        return enc
+
+    monkeypatch.setattr(model, "compress_latent", spy)
+    monkeypatch.setattr(api, "SAFE_MARGIN", 1.0)  # no file is safe: try every nudge
+    nudged = api.encode(img, quality=0.5, **TINY)
+    assert len(seen) == 1 + len(api._NUDGES)
+    assert abs(nudged.header.quality - plain.header.quality) <= 2
+    best = max(range(len(seen)), key=seen.__getitem__)
+    assert (nudged.header.quality == plain.header.quality) == (best == 0)
+    dec = api.decode(nudged.data)  # whichever code was kept, it decodes
+    assert dec.header == nudged.header
+    seen.clear()
+    monkeypatch.setattr(api, "SAFE_MARGIN", 0.0)
+    assert api.encode(img, quality=0.5, **TINY).data == plain.data
+    assert len(seen) == 1
+
+
 def _tamper(data: bytes, **fields: object) -> bytes:
     c = unpack(data)
     return pack(Container(replace(c.header, **fields), c.streams))
