@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|")
     for name in attention_names():
         params, mflops, ms = measure(name, x, args.repeat)
-        print(f"| `{name}` | {params:,} | {mflops:,.1f} | {ms:.2f} |")
+        print(f"| `{name}` | {params:,} | {mflops:.3g} | {ms:.2f} |")
 
 
 if __name__ == "__main__":
