@@ -210,6 +210,12 @@ class ClassicalCodec:
         """The versions of the libraries behind this codec, one line."""
         return self._backend.versions()
 
+    def quality_range(self) -> tuple[float, float, bool]:
+        """``(low, high, integer)``: the library's accepted quality values, and whether
+        it takes integers only."""
+        low, high = self._backend.quality_range
+        return float(low), float(high), self._backend.integer_quality
+
     def _require(self) -> None:
         reason = self.unavailable()
         if reason is not None:

@@ -261,11 +261,8 @@ def quality_range(codec: ClassicalCodec) -> tuple[float, float, bool]:
     """
     if not codec.higher_is_better_quality:
         raise ValueError(f"{codec.name}: only codecs with a quality knob are matched")
-    # The range is data of the codec's private backend: the one place that knows it.
-    backend = codec._backend
-    low, high = backend.quality_range
-    high = min(high, _QUALITY_CAPS.get(codec.name, high))
-    return float(low), float(high), backend.integer_quality
+    low, high, integer = codec.quality_range()
+    return low, min(high, _QUALITY_CAPS.get(codec.name, high)), integer
 
 
 def match_classical(
