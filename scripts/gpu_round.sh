@@ -7,20 +7,7 @@
 set -uo pipefail
 minutes=${1:?usage: gpu_round.sh MINUTES [train options]}
 shift
-out=${OUT:-/tmp/out}
-mkdir -p "$out"
-unset CC  # an exported CC breaks Triton's launcher builds (shared/gpu-wheels/README.md)
-export PYTHONUNBUFFERED=1
-
-site=/tmp/site
-python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$site" \
-    .device/wheels/*.whl || exit 1
-# The repo's folders are the packages s2lic.codec, s2lic.entropy, ...: link them under a
-# namespace package instead of building an editable install offline.
-pkg=/tmp/pkg/s2lic
-mkdir -p "$pkg"
-for d in codec entropy cli web weights; do ln -sfn "$PWD/$d" "$pkg/$d"; done
-export PYTHONPATH=/tmp/pkg:$site
+source "$(dirname "$0")/gpu_env.sh"
 
 init=$(python3 - <<'PY'
 import tomllib, pathlib

@@ -1,0 +1,16 @@
+# Sourced by the scripts that run ON a lent GPU machine (carry [".device"]):
+# installs the carried cp312 wheels and exposes the repo's folders as the s2lic
+# packages, without network and without an editable install.
+unset CC  # an exported CC breaks Triton's launcher builds (shared/gpu-wheels/README.md)
+export PYTHONUNBUFFERED=1
+out=${OUT:-/tmp/out}
+mkdir -p "$out"
+site=/tmp/site
+python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$site" \
+    .device/wheels/*.whl || exit 1
+# The repo's folders are the packages s2lic.codec, s2lic.entropy, ...: link them under a
+# namespace package instead of building an editable install offline.
+pkg=/tmp/pkg/s2lic
+mkdir -p "$pkg"
+for d in codec entropy cli web weights; do ln -sfn "$PWD/$d" "$pkg/$d"; done
+export PYTHONPATH=/tmp/pkg:$site:$PWD
