@@ -24,8 +24,9 @@ Values are always quantised around the predicted mean, round(y - mu) + mu.
 Cross-device determinism: the encoder and the decoder must derive the same scale
 indexes and means from the same decoded symbols, on any device and thread count, or the
 arithmetic decoder desynchronises. Float32 networks differ across devices in the last
-bits (reduction order, FMA, TF32, transcendental functions), which flips a rounding
-decision in a few of every ~10^4 values. So the coding path (`compress`, `decompress`
+bits (reduction order, FMA, TF32, transcendental functions), which flips about one
+rounding decision in 10^6 between two thread counts of one CPU (about one per Kodak
+image; benchmarks/determinism.py), and more between devices. So the coding path (`compress`, `decompress`
 and the eval-mode forward) runs the networks that produce the entropy parameters in
 float64, where the same differences are ~10^-13 relative, and snaps every value that
 feeds back into the loop - the means and the LRP corrections - to a grid of 2^-8
