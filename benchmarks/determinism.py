@@ -1,18 +1,18 @@
 """Cross-device / cross-thread determinism of the coding path.
 
-Encodes every image of a folder at several qualities on one device / thread count and
-decodes on another, checking that the decoder recovers every symbol. For each file it
-also measures what the float64 + snapped coding path protects against: the entropy
-parameters are recomputed under both settings from the same decoded latent (teacher
-forcing), once with the float32 networks (the naive path) and once with the float64
-coding networks, and the script reports the largest parameter difference and how many
-coding decisions (scale index, rounding around the mean) would differ. `margin` is the
-encoder's closest call (`CodedLatents.margin`): decoding can only go wrong where the
-float64 difference exceeds it.
+Encodes every image of the given folders / files at several qualities on one device /
+thread count and decodes on another, checking that the decoder recovers every symbol.
+For each file it also measures what the float64 + snapped coding path protects
+against: the entropy parameters are recomputed under both settings from the same
+decoded latent (teacher forcing), once with the float32 networks (the naive path) and
+once with the float64 coding networks, and the script reports the largest parameter
+difference and how many coding decisions (scale index, rounding around the mean) would
+differ. `margin` is the encoder's closest call (`Encoded.margin`): decoding can only go
+wrong where the float64 difference exceeds it.
 
 Run::
 
-    python benchmarks/determinism.py ../shared/data/kodak [--limit 4] \
+    python benchmarks/determinism.py ../shared/data/kodak web/examples [--limit 4] \
         [--encode-device cuda] [--decode-device cpu] [--encode-threads 2] \
         [--decode-threads 1]
 """
@@ -34,6 +34,8 @@ from s2lic.codec.zoo import load_model
 from s2lic.entropy.coders import get_coder
 from s2lic.entropy.context.checkerboard import gather
 from s2lic.entropy.models.acgc import MEAN_STEP, ACGCEntropyModel
+
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -82,7 +84,7 @@ def compare(a: Decisions, b: Decisions, snapped: bool) -> tuple[int, int, float]
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("folder", type=Path)
+    p.add_argument("inputs", type=Path, nargs="+", help="image files or folders")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--qualities", default="0.2,0.8")
     p.add_argument("--model", default="s2lic-s")
@@ -96,7 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     enc_model = load_model(args.model, args.encode_device).model
     dec_model = load_model(args.model, args.decode_device).model
     coder = get_coder("rans")
-    files = sorted(args.folder.glob("*.png"))[: args.limit or None]
+    files = [
+        f
+        for i in args.inputs
+        for f in (sorted(i.iterdir()) if i.is_dir() else [i])
+        if f.suffix.lower() in _IMAGE_SUFFIXES
+    ][: args.limit or None]
     qualities = [float(q) for q in args.qualities.split(",")]
     print(
         f"# {args.model}: encode {args.encode_device} x{args.encode_threads} threads, "

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run ON the lent GPU machine (through the device tool, with carry [".device"]), before a
+# Run ON the lent GPU machine (device tool, carry [".device/wheels", ".device/kodak"]), before a
 # training round: the checks that need a GPU, in about 6 minutes, each with its own time
 # limit so that one slow step cannot eat the session's device time.
 #   bash scripts/gpu_checks.sh
@@ -13,9 +13,9 @@ source "$(dirname "$0")/gpu_env.sh"
   python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
   timeout 120 python3 -m pytest -q -p no:cacheprovider tests/codec/test_triton_attention.py
 } 2>&1 | tee "$out/checks.log"
-timeout 240 python3 benchmarks/window_attention.py --quick 2>&1 | tee "$out/window_attention.md"
-timeout 150 python3 benchmarks/determinism.py .device/kodak --qualities 0.1,0.5,0.9 \
+timeout 150 python3 benchmarks/window_attention.py --quick 2>&1 | tee "$out/window_attention.md"
+timeout 240 python3 benchmarks/determinism.py .device/kodak web/examples --qualities 0.1,0.9 \
     --encode-device cuda --decode-device cpu --encode-threads 8 --decode-threads 4 \
     2>&1 | tee "$out/determinism.md"
-timeout 60 python3 benchmarks/codec_speed.py .device/kodak --device cuda --coders rans \
+timeout 60 python3 benchmarks/codec_speed.py .device/kodak --device cuda --coders rans --limit 8 \
     2>&1 | tee "$out/codec_speed.md"

@@ -1,4 +1,4 @@
-# Sourced by the scripts that run ON a lent GPU machine (carry [".device"]):
+# Sourced by the scripts that run ON a lent GPU machine (carrying .device/wheels):
 # installs the carried cp312 wheels and exposes the repo's folders as the s2lic
 # packages, without network and without an editable install.
 unset CC  # an exported CC breaks Triton's launcher builds (shared/gpu-wheels/README.md)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run ON the lent GPU machine (through the device tool, with carry [".device"]):
+# Run ON the lent GPU machine (device tool, carry [".device/wheels", ".device/data"]):
 #   bash scripts/gpu_round.sh MINUTES [extra s2lic-train options...]
 # Installs the carried cp312 wheels, trains s2lic-s for MINUTES starting from the shipped
 # weights (or from scratch if none are shipped), and leaves in $OUT: the fp16 weights,

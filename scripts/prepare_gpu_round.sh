@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Run HERE (not on the GPU machine): stage what a GPU training round carries.
 #   scripts/prepare_gpu_round.sh [SHARD]     # SHARD: 00..04, rotate it between rounds
-# Fills the git-ignored .device/ (wheels + one 24 MiB shard + the small shard-05 + six
-# Kodak images for scripts/gpu_checks.sh, evaluation only), so that working tree +
-# carried files stay under the device tool's 64 MiB.
+# Fills the git-ignored .device/: wheels/ (cp312 wheels + pytest), data/ (one 24 MiB
+# shard + the small shard-05) and kodak/ (the 24 Kodak images, evaluation only, for
+# scripts/gpu_checks.sh). Each call carries only what it needs, so that working tree +
+# carried files stay under the device tool's 64 MiB:
+#   gpu_checks.sh: carry [".device/wheels", ".device/kodak"]
+#   gpu_round.sh:  carry [".device/wheels", ".device/data"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${S2LIC_SHARED:-../shared}
@@ -14,6 +17,8 @@ cp -r "$shared/data/train/shard-$shard" "$shared/data/train/shard-05" .device/da
 # pytest for the Triton tests in gpu_checks.sh (the GPU machine has no network).
 python3 -m pip download -q -d .device/wheels --only-binary=:all: --python-version 3.12 \
     pytest || echo "could not download pytest: gpu_checks.sh will skip the Triton tests"
-mkdir -p .device/kodak && cp "$shared"/data/kodak/kodim0[1-6].png .device/kodak/
-du -sh .device "$(git rev-parse --show-toplevel)" --exclude=.venv --exclude=runs --exclude=.git
-echo "carry: [\".device\"]; commands: bash scripts/gpu_checks.sh, then bash scripts/gpu_round.sh MINUTES"
+mkdir -p .device/kodak && cp "$shared"/data/kodak/*.png .device/kodak/
+du -sh .device/* "$(git rev-parse --show-toplevel)" --exclude=.venv --exclude=runs \
+    --exclude=.git --exclude=.device
+echo "1. bash scripts/gpu_checks.sh     carry [\".device/wheels\", \".device/kodak\"]"
+echo "2. bash scripts/gpu_round.sh MIN  carry [\".device/wheels\", \".device/data\"]"
