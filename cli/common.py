@@ -29,6 +29,7 @@ __all__ = [
     "CLIError",
     "OutputExistsError",
     "Progress",
+    "add_device_argument",
     "atomic_write",
     "bpp_arg",
     "check_device",
@@ -507,6 +508,16 @@ def _isatty(stream: object) -> bool:
         return False
 
 
+def add_device_argument(p: argparse.ArgumentParser, of: str = "") -> None:
+    """Add ``--device`` (default cpu, checked by `device_arg`); `of`: what runs."""
+    p.add_argument(
+        "--device",
+        default="cpu",
+        type=device_arg,
+        help=f"torch device{of}: cpu, cuda or cuda:N (default cpu)",
+    )
+
+
 def add_shared_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
     """Options that ``encode`` and ``decode`` share: output, device, weights, limits.
 
@@ -515,12 +526,7 @@ def add_shared_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
         output_help: help text of ``-o``.
     """
     p.add_argument("-o", "--output", type=Path, metavar="OUT", help=output_help)
-    p.add_argument(
-        "--device",
-        default="cpu",
-        type=device_arg,
-        help="torch device: cpu, cuda or cuda:N (default cpu)",
-    )
+    add_device_argument(p)
     p.add_argument(
         "--weights",
         type=Path,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from s2lic.cli.common import (
     CLIError,
+    add_device_argument,
     atomic_write,
     check_device,
-    device_arg,
     format_seconds,
     positive_int,
     progress,
@@ -133,12 +133,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="N",
         help="only the first N images (sorted by name), for a quick look",
     )
-    p.add_argument(
-        "--device",
-        default="cpu",
-        type=device_arg,
-        help="torch device of the s2lic models: cpu, cuda or cuda:N (default cpu)",
-    )
+    add_device_argument(p, " of the s2lic models")
     p.add_argument(
         "--weights",
         type=Path,

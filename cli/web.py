@@ -6,7 +6,12 @@ import argparse
 import logging
 import os
 
-from s2lic.cli.common import CLIError, check_device, device_arg, positive_int
+from s2lic.cli.common import (
+    CLIError,
+    add_device_argument,
+    check_device,
+    positive_int,
+)
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
 
 __all__ = ["DEFAULT_PORT", "add_parser", "run"]
@@ -45,12 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=DEFAULT_PORT,
         help=f"TCP port (default {DEFAULT_PORT})",
     )
-    p.add_argument(
-        "--device",
-        default="cpu",
-        type=device_arg,
-        help="torch device: cpu, cuda or cuda:N (default cpu)",
-    )
+    add_device_argument(p)
     p.add_argument(
         "--model",
         default=DEFAULT_MODEL,
