@@ -1,0 +1,86 @@
+"""The GPU machine's commands (scripts/gpu_round.sh, scripts/gpu_checks.sh) run without
+the packages that machine lacks (`tests/device_sim.py`), on tiny inputs on the CPU.
+
+A device session has minutes, not hours: an import of a package that is only installed
+here (rich, gradio, tomli_w, ...) must fail in CI, not on the GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import smooth_image
+
+ROOT = Path(__file__).resolve().parents[1]
+SIM = ROOT / "tests" / "device_sim.py"
+
+
+def run_on_device(*args: str | Path, timeout: float = 300) -> str:
+    """Run `args` through the hider; returns stdout (+ stderr), fails on a non-zero exit."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, str(SIM), *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    return out
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("device")
+    for i in range(3):
+        Image.fromarray(smooth_image(72, 96, seed=i)).save(folder / f"img{i}.png")
+    return folder
+
+
+def test_hider_hides() -> None:
+    """The simulation itself: a hidden package is not importable, others are."""
+    code = "import rich"
+    proc = subprocess.run(
+        [sys.executable, str(SIM), "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "No module named 'rich'" in proc.stderr
+
+
+def test_training_round_command(images: Path, tmp_path: Path) -> None:
+    """gpu_round.sh's `s2lic train` call (tiny model, a few steps, a data worker)."""
+    out = tmp_path / "run"
+    run_on_device(
+        "-m", "s2lic.cli", "train", "--model", "s2lic-tiny", "--data", images,
+        "--out", out, "--steps", "2", "--crop", "64", "--batch", "2",
+        "--workers", "1", "--val-every", "1", "--log-every", "1", "--holdout", "1",
+        "--device", "cpu",
+    )  # fmt: skip
+    for name in ("last.safetensors", "log.csv", "val.csv"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_check_commands(images: Path) -> None:
+    """gpu_checks.sh's determinism and codec-speed benchmarks (CPU stands in for CUDA)."""
+    out = run_on_device(
+        "benchmarks/determinism.py", images, "--qualities", "0.5", "--limit", "1",
+        "--encode-device", "cpu", "--decode-device", "cpu",
+    )  # fmt: skip
+    assert "1 / 1 files decoded to identical symbols" in out, out
+    out = run_on_device(
+        "benchmarks/codec_speed.py", images, "--device", "cpu", "--coders", "rans",
+        "--limit", "1",
+    )  # fmt: skip
+    assert "img0.png" in out, out
