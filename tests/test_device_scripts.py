@@ -22,7 +22,7 @@ SIM = ROOT / "tests" / "device_sim.py"
 
 
 def run_on_device(*args: str | Path, timeout: float = 300) -> str:
-    """Run `args` through the hider; returns stdout (+ stderr), fails on a non-zero exit."""
+    """Run `args` through the hider; stdout + stderr, asserting exit status 0."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(
         [sys.executable, str(SIM), *map(str, args)],
@@ -73,7 +73,7 @@ def test_training_round_command(images: Path, tmp_path: Path) -> None:
 
 
 def test_check_commands(images: Path) -> None:
-    """gpu_checks.sh's determinism and codec-speed benchmarks (CPU stands in for CUDA)."""
+    """gpu_checks.sh's determinism and speed benchmarks (the CPU stands in for CUDA)."""
     out = run_on_device(
         "benchmarks/determinism.py", images, "--qualities", "0.5", "--limit", "1",
         "--encode-device", "cpu", "--decode-device", "cpu",
