@@ -437,45 +437,32 @@ def _heic_check() -> str | None:
     return None
 
 
+def _jpeg(name: str, sampling: str, subsampling: int) -> ClassicalCodec:
+    """Pillow's libjpeg-turbo JPEG with the chroma `sampling` ("4:2:0", "4:4:4")."""
+    return ClassicalCodec(
+        name=name,
+        label=f"JPEG {sampling} (libjpeg-turbo)",
+        settings=(
+            f"Pillow JPEG: quality=q, subsampling={sampling}, optimize=True (optimal "
+            "Huffman tables), baseline sequential (not progressive), standard "
+            "(Annex K) quantisation tables scaled by q"
+        ),
+        qualities=(5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90),
+        higher_is_better_quality=True,
+        _backend=_PillowBackend(
+            format="JPEG",
+            options=functools.partial(_jpeg_options, subsampling=subsampling),
+            quality_range=(1, 100),
+            integer_quality=True,
+            versions=_jpeg_versions,
+            feature="jpg",
+        ),
+    )
+
+
 _CODEC_LIST = (
-    ClassicalCodec(
-        name="jpeg",
-        label="JPEG 4:2:0 (libjpeg-turbo)",
-        settings=(
-            "Pillow JPEG: quality=q, subsampling=4:2:0, optimize=True (optimal "
-            "Huffman tables), baseline sequential (not progressive), standard "
-            "(Annex K) quantisation tables scaled by q"
-        ),
-        qualities=(5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90),
-        higher_is_better_quality=True,
-        _backend=_PillowBackend(
-            format="JPEG",
-            options=functools.partial(_jpeg_options, subsampling=2),
-            quality_range=(1, 100),
-            integer_quality=True,
-            versions=_jpeg_versions,
-            feature="jpg",
-        ),
-    ),
-    ClassicalCodec(
-        name="jpeg-444",
-        label="JPEG 4:4:4 (libjpeg-turbo)",
-        settings=(
-            "Pillow JPEG: quality=q, subsampling=4:4:4, optimize=True (optimal "
-            "Huffman tables), baseline sequential (not progressive), standard "
-            "(Annex K) quantisation tables scaled by q"
-        ),
-        qualities=(5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90),
-        higher_is_better_quality=True,
-        _backend=_PillowBackend(
-            format="JPEG",
-            options=functools.partial(_jpeg_options, subsampling=0),
-            quality_range=(1, 100),
-            integer_quality=True,
-            versions=_jpeg_versions,
-            feature="jpg",
-        ),
-    ),
+    _jpeg("jpeg", "4:2:0", subsampling=2),
+    _jpeg("jpeg-444", "4:4:4", subsampling=0),
     ClassicalCodec(
         name="webp",
         label="WebP (libwebp)",
