@@ -19,13 +19,11 @@ import statistics
 from pathlib import Path
 
 import torch
-from PIL import Image
 
-from s2lic.codec.image import crop, pad_to_multiple, to_planes, to_tensor, to_uint8
+from s2lic.codec.eval.runner import find_images, load_rgb
+from s2lic.codec.image import crop, pad_to_multiple, to_tensor, to_uint8
 from s2lic.codec.metrics import psnr
 from s2lic.codec.zoo import load_model
-
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,15 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     loaded = load_model(args.model, weights=args.weights)
     model = loaded.model
-    files = sorted(
-        f for f in args.images.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES
-    )[: args.limit or None]
+    files = find_images(args.images, args.limit or None)
     qualities = [float(q) for q in args.qualities.split(",")]
     rows: dict[float, tuple[list[float], list[float]]] = {
         q: ([], []) for q in qualities
     }
     for path in files:
-        rgb = to_planes(Image.open(path)).rgb
+        rgb = load_rgb(path)
         x, hw = pad_to_multiple(to_tensor(rgb), model.pad_multiple)
         with torch.inference_mode():
             y = model.analyze(x)
