@@ -6,8 +6,9 @@ export PYTHONUNBUFFERED=1
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
 site=/tmp/site
-python3 -m pip install -q --no-index --no-deps --no-compile --upgrade --target "$site" \
-    .device/wheels/*.whl || exit 1
+# Once per machine: a script sourced after another skips the reinstall.
+[ -d "$site/compressai" ] || python3 -m pip install -q --no-index --no-deps --no-compile \
+    --upgrade --target "$site" .device/wheels/*.whl || exit 1
 # The repo's folders are the packages s2lic.codec, s2lic.entropy, ...: link them under a
 # namespace package instead of building an editable install offline.
 pkg=/tmp/pkg/s2lic

@@ -23,6 +23,16 @@ run=/tmp/run
   echo "init: ${init:-none (random weights)}; minutes: $minutes; options: $*"
 } 2>&1 | tee "$out/round.log"
 
+# Preflight: the fused Triton attention has to pass its CUDA tests before a round trains
+# with it; otherwise this round trains with SDPA (same numbers, slower) and says so.
+if timeout 120 python3 -m pytest -q -p no:cacheprovider -k test_cuda_matches_reference \
+    tests/codec/test_triton_attention.py >"$out/preflight.log" 2>&1; then
+  echo "attention: triton (CUDA tests passed)" | tee -a "$out/round.log"
+else
+  export S2LIC_ATTENTION=sdpa
+  echo "attention: sdpa (Triton CUDA tests failed: preflight.log)" | tee -a "$out/round.log"
+fi
+
 python3 -m s2lic.cli train --model s2lic-s --data .device/data/shard-* --out "$run" \
     --minutes "$minutes" --crop 256 --batch 32 --lr 2e-4 --warmup 200 --workers 12 \
     --val-every 200 --log-every 20 --ckpt-every 120 ${init:+--init "$init"} "$@" \
