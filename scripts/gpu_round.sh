@@ -3,7 +3,9 @@
 #   bash scripts/gpu_round.sh MINUTES [extra s2lic-train options...]
 # Installs the carried cp312 wheels, trains s2lic-s for MINUTES starting from the shipped
 # weights (or from scratch if none are shipped), and leaves in $OUT: the fp16 weights,
-# log.csv, val.csv and round.log (the GPU, versions and throughput).
+# run.json (config, steps, time: what scripts/ship_weights.py records), log.csv, val.csv,
+# round.log (the GPU, versions, attention backend, throughput) and preflight.log (the
+# Triton attention's CUDA tests).
 set -uo pipefail
 minutes=${1:?usage: gpu_round.sh MINUTES [train options]}
 shift
@@ -16,7 +18,11 @@ e = m.get("s2lic-s")
 print(f"weights/{e['file']}" if e else "")
 PY
 )
+# The run folder: /tmp/run, or the options' --out (a second round on the same warm
+# machine: --init /tmp/run/last.safetensors --out /tmp/run2).
 run=/tmp/run
+prev=
+for a in "$@"; do [ "$prev" = --out ] && run=$a; prev=$a; done
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   python3 -c "import torch, compressai; print('torch', torch.__version__, 'compressai', compressai.__version__)"
@@ -33,11 +39,11 @@ else
   echo "attention: sdpa (Triton CUDA tests failed: preflight.log)" | tee -a "$out/round.log"
 fi
 
-python3 -m s2lic.cli train --model s2lic-s --data .device/data/shard-* --out "$run" \
+python3 -m s2lic.cli train --model s2lic-s --data .device/data/shard-* --out /tmp/run \
     --minutes "$minutes" --crop 256 --batch 32 --lr 2e-4 --warmup 200 --workers 12 \
     --val-every 200 --log-every 20 --ckpt-every 120 ${init:+--init "$init"} "$@" \
     2>&1 | tee -a "$out/round.log"
 status=${PIPESTATUS[0]}
-cp "$run"/last.safetensors "$run"/log.csv "$run"/val.csv "$out"/ 2>/dev/null
+cp "$run"/last.safetensors "$run"/run.json "$run"/log.csv "$run"/val.csv "$out"/ 2>/dev/null
 tail -1 "$run/log.csv" | tee -a "$out/round.log"
 exit "$status"

@@ -2,7 +2,7 @@
 """Evaluate trained weights on Kodak and ship them only if they beat the shipped ones.
 
     python scripts/ship_weights.py runs/s2lic-s/last.safetensors --run runs/s2lic-s \
-        --where "H200, GPU round" [--dataset ../shared/data/kodak] [--dry-run]
+        --where "H200, GPU round" --trained-on gpu [--dataset ../shared/data/kodak] [--dry-run]
 
 Prints the comparison; on success copies the weights into weights/ and records the
 round (from the run folder's checkpoint and logs) and the Kodak results in
@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from datetime import date
 from pathlib import Path
 
-import torch
-
 from s2lic.codec.runtime import tune_allocator
 from s2lic.codec.training.objective import RateDistortion
 from s2lic.codec.training.ship import (
+    TRAINED_ON,
     compare,
     default_codecs,
     evaluate,
@@ -31,9 +31,9 @@ from s2lic.codec.training.ship import (
 )
 
 
-def _round(run: Path, where: str) -> dict[str, object]:
-    """Provenance of a training run from its folder."""
-    state = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=True)
+def _round(run: Path, where: str, trained_on: str) -> dict[str, object]:
+    """Provenance of a training run from its folder (run.json and log.csv)."""
+    state = json.loads((run / "run.json").read_text())
     cfg = state["config"]
     with (run / "log.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -41,6 +41,7 @@ def _round(run: Path, where: str) -> dict[str, object]:
     return {
         "date": date.today().isoformat(),
         "where": where,
+        "trained_on": trained_on,
         "steps": int(state["step"]),
         "minutes": round(float(state["elapsed"]) / 60, 1),
         "images_per_second": round(sum(rates) / len(rates), 2),
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("weights", type=Path)
     p.add_argument("--run", type=Path, required=True, help="the training run folder")
     p.add_argument("--where", required=True, help="device of the round, e.g. 'H200'")
+    p.add_argument(
+        "--trained-on", required=True, choices=TRAINED_ON, help="CPU or GPU round"
+    )
     p.add_argument("--model", default="s2lic-s")
     p.add_argument("--dataset", type=Path, default=Path("../shared/data/kodak"))
     p.add_argument("--out", type=Path, default=Path("runs/ship"))
@@ -68,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dry-run", action="store_true")
     args = p.parse_args(argv)
+    # Provenance first: a run folder without run.json fails now, not after the evaluation.
+    training = _round(args.run, args.where, args.trained_on)
     tune_allocator()
     codecs = default_codecs(args.weights, args.model, args.device)
     curves = evaluate(args.dataset, args.out, codecs, args.limit)
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if not verdict.better or args.dry_run:
         return 0
     name, sha = ship(args.weights, args.model)
-    path = record(args.model, name, sha, _round(args.run, args.where), kodak)
+    path = record(args.model, name, sha, training, kodak)
     print(f"shipped weights/{name}; recorded in {path}")
     return 0
 

@@ -29,11 +29,13 @@ from s2lic.codec.eval.runner import S2LICCodec, find_images, make_codec, run_eva
 from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import config_json, load_model, read_manifest, weights_dir
 
-__all__ = ["Comparison", "compare", "evaluate", "ship", "record"]
+__all__ = ["TRAINED_ON", "Comparison", "compare", "evaluate", "ship", "record"]
 
 log = logging.getLogger(__name__)
 
 SHIP_QUALITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+#: Where a training round ran (the manifest totals minutes per kind).
+TRAINED_ON = ("cpu", "gpu")
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,11 @@ def record(
 ) -> Path:
     """Write the model's entry of ``manifest.toml`` (other entries are kept).
 
-    `training` is appended to the entry's list of rounds; totals are summed.
+    `training` is appended to the entry's list of rounds; totals are summed. Each
+    round says where it ran: ``trained_on`` is one of `TRAINED_ON`.
     """
+    if training.get("trained_on") not in TRAINED_ON:
+        raise ValueError(f"a round's trained_on must be one of {TRAINED_ON}")
     folder = folder or weights_dir()
     path = folder / "manifest.toml"
     text = path.read_text() if path.exists() else ""
@@ -154,7 +159,13 @@ def record(
             "images (BSDS500, ImageNet samples, Urban100, Sun-Hays80): research use"
         ),
         "total_steps": sum(int(r.get("steps", 0)) for r in rounds),
-        "total_minutes": round(sum(float(r.get("minutes", 0)) for r in rounds), 1),
+        # CPU and GPU minutes apart: a GPU minute trains ~50x more than a CPU one.
+        **{
+            f"total_{kind}_minutes": round(
+                sum(float(r["minutes"]) for r in rounds if r["trained_on"] == kind), 1
+            )
+            for kind in TRAINED_ON
+        },
         "kodak": kodak,
         "rounds": rounds,
     }

@@ -2,7 +2,8 @@
 
     data ─> random crops ─> model(x, q) ─> RD loss (+ aux loss of z's quantiles)
          ─> AdamW (warm-up + cosine), grad clipping, bf16 autocast on CUDA
-    every `ckpt_every` s: full state -> ckpt.pt, fp16 weights -> last.safetensors
+    every `ckpt_every` s: full state -> ckpt.pt, fp16 weights -> last.safetensors,
+                          config + step + time -> run.json (small: travels with the weights)
     every `val_every` steps: held-back images at 3 qualities -> out/val.csv
 
 Multi-GPU through ``torchrun`` (DDP; NCCL on CUDA, gloo on CPUs). Only rank 0 writes.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -299,14 +301,22 @@ class _Run:
         return row
 
     def save(self) -> None:
-        """Checkpoint (full state) and shippable fp16 weights, written atomically."""
+        """Checkpoint (full state), shippable fp16 weights and run.json, atomically.
+
+        run.json holds the run's provenance (config, step, seconds trained) for
+        scripts/ship_weights.py: unlike ckpt.pt it is small enough to come back from a
+        GPU machine with the weights.
+        """
+        info = {
+            "step": self.step,
+            "elapsed": self.run_time(),
+            "config": _json_safe(dataclasses.asdict(self.cfg)),
+        }
         state = {
             "model": self.model.state_dict(),
             "opt": self.opt.state_dict(),
             "aux_opt": self.aux_opt.state_dict(),
-            "step": self.step,
-            "elapsed": self.run_time(),
-            "config": _json_safe(dataclasses.asdict(self.cfg)),
+            **info,
         }
         tmp = self.ckpt.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -315,6 +325,9 @@ class _Run:
         save_weights(self.spec, self.model, tmp_w)
         os.chmod(tmp_w, 0o644)
         os.replace(tmp_w, self.weights)
+        tmp_j = self.out / "run.json.tmp"
+        tmp_j.write_text(json.dumps(info, indent=1) + "\n")
+        os.replace(tmp_j, self.out / "run.json")
 
 
 @contextlib.contextmanager

@@ -56,12 +56,16 @@ def test_ship_and_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     name, sha = ship(candidate, "s2lic-tiny", tmp_path)
     assert name == f"s2lic-tiny-{sha[:8]}.safetensors" and (tmp_path / name).is_file()
     kodak = {"bpp": [0.2], "psnr_rgb": [30.0], "bd_rate_vs_jpeg": -12.5}
-    round1 = {"steps": 100, "minutes": 5.0, "where": "cpu"}
+    round1 = {"steps": 100, "minutes": 5.0, "where": "here", "trained_on": "cpu"}
     record("s2lic-tiny", name, sha, round1, kodak, tmp_path)
-    path = record("s2lic-tiny", name, sha, {**round1, "steps": 50}, kodak, tmp_path)
+    round2 = {**round1, "steps": 50, "minutes": 2.5, "trained_on": "gpu"}
+    path = record("s2lic-tiny", name, sha, round2, kodak, tmp_path)
     assert path.read_text().startswith("# header comment kept")
     entry = read_manifest(tmp_path)["s2lic-tiny"]
     assert entry["total_steps"] == 150 and len(entry["rounds"]) == 2
+    assert entry["total_cpu_minutes"] == 5.0 and entry["total_gpu_minutes"] == 2.5
+    with pytest.raises(ValueError, match="trained_on"):
+        record("s2lic-tiny", name, sha, {"steps": 1, "minutes": 1.0}, kodak, tmp_path)
     assert entry["kodak"]["bd_rate_vs_jpeg"] == -12.5
     # The zoo now loads the shipped weights by default, verified by sha256.
     shipped = load_model("s2lic-tiny")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
 import os
 import socket
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -121,11 +124,27 @@ def test_train_resume_and_export(image_dir: Path, tmp_path: Path) -> None:
     assert steps == list(range(1, 31))
     state = torch.load(out / "ckpt.pt", weights_only=True)
     assert state["step"] == 30 and state["elapsed"] > 0
+    # run.json: the provenance that travels back from a GPU round with the weights.
+    info = json.loads((out / "run.json").read_text())
+    assert info["step"] == 30 and info["elapsed"] == pytest.approx(state["elapsed"])
+    assert info["config"] == state["config"]
+    provenance = _ship_script()._round(out, "here", "cpu")
+    assert provenance["steps"] == 30 and provenance["init"] == "random"
+    assert provenance["images_per_second"] > 0
     # The exported weights encode and decode through the public API.
     img = Image.fromarray(smooth_image(40, 56))
     enc = api.encode(img, model="s2lic-tiny", weights=str(result.weights))
     dec = api.decode(enc.data, weights=str(result.weights))
     assert dec.image.size == img.size
+
+
+def _ship_script() -> ModuleType:
+    path = Path(__file__).parents[2] / "scripts" / "ship_weights.py"
+    spec = importlib.util.spec_from_file_location("ship_weights", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_init_from_weights(image_dir: Path, tmp_path: Path) -> None:
