@@ -2,10 +2,11 @@
 """Evaluate trained weights on Kodak and ship them only if they beat the shipped ones.
 
     python scripts/ship_weights.py runs/s2lic-s/last.safetensors --run runs/s2lic-s \
-        --where "H200, GPU round" --trained-on gpu [--dataset ../shared/data/kodak] [--dry-run]
+        --where "H200, GPU round" --trained-on gpu \
+        [--dataset ../shared/data/kodak] [--dry-run]
 
 Prints the comparison; on success copies the weights into weights/ and records the
-round (from the run folder's checkpoint and logs) and the Kodak results in
+round (from the run folder's run.json and log.csv) and the Kodak results in
 weights/manifest.toml. Regenerate docs/results/kodak afterwards (s2lic eval).
 """
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dry-run", action="store_true")
     args = p.parse_args(argv)
-    # Provenance first: a run folder without run.json fails now, not after the evaluation.
+    # Provenance first: a run without run.json fails now, not after the evaluation.
     training = _round(args.run, args.where, args.trained_on)
     tune_allocator()
     codecs = default_codecs(args.weights, args.model, args.device)

@@ -3,7 +3,7 @@
     data ─> random crops ─> model(x, q) ─> RD loss (+ aux loss of z's quantiles)
          ─> AdamW (warm-up + cosine), grad clipping, bf16 autocast on CUDA
     every `ckpt_every` s: full state -> ckpt.pt, fp16 weights -> last.safetensors,
-                          config + step + time -> run.json (small: travels with the weights)
+                          config + step + time -> run.json (travels with the weights)
     every `val_every` steps: held-back images at 3 qualities -> out/val.csv
 
 Multi-GPU through ``torchrun`` (DDP; NCCL on CUDA, gloo on CPUs). Only rank 0 writes.
