@@ -27,8 +27,8 @@ arithmetic decoder desynchronises. Float32 networks differ across devices in the
 bits (reduction order, FMA, TF32, transcendental functions), which flips about one
 rounding decision in 10^6 between two thread counts of one CPU (about one per Kodak
 image; benchmarks/determinism.py), and 0.2-0.5 % of them between an H200 and a CPU.
-So the coding path (`compress`, `decompress` and the eval-mode forward) runs the networks that produce the entropy parameters in
-float64, where the same differences are ~10^-13 relative, and snaps every value that
+So the coding path (`compress`, `decompress` and the eval-mode forward) runs the
+networks that produce the entropy parameters in float64, where the same differences are ~10^-13 relative, and snaps every value that
 feeds back into the loop - the means and the LRP corrections - to a grid of 2^-8
 (`MEAN_STEP`): y_hat is then a dyadic number that both sides compute exactly, errors
 cannot accumulate from slice to slice, and a decision differs only if a value lies
