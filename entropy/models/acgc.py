@@ -28,9 +28,9 @@ bits (reduction order, FMA, TF32, transcendental functions), which flips about o
 rounding decision in 10^6 between two thread counts of one CPU (about one per Kodak
 image; benchmarks/determinism.py), and 0.2-0.5 % of them between an H200 and a CPU.
 So the coding path (`compress`, `decompress` and the eval-mode forward) runs the
-networks that produce the entropy parameters in float64, where the same differences are ~10^-13 relative, and snaps every value that
-feeds back into the loop - the means and the LRP corrections - to a grid of 2^-8
-(`MEAN_STEP`): y_hat is then a dyadic number that both sides compute exactly, errors
+networks that produce the entropy parameters in float64, where the same differences
+are ~10^-13 relative, and snaps every value that feeds back into the loop - the means
+and the LRP corrections - to a grid of 2^-8 (`MEAN_STEP`): y_hat is then a dyadic number that both sides compute exactly, errors
 cannot accumulate from slice to slice, and a decision differs only if a value lies
 within ~10^-13 of a rounding boundary (`CodedLatents.margin` is the encoder's closest
 call). Training keeps float32/bf16 and no snapping (2^-8 is far below the rounding
