@@ -21,20 +21,20 @@ slice i. One loop serves evaluation, encoding and decoding; what differs is the
 (evaluation), rounding + entropy encoding (encoder) or entropy decoding (decoder).
 Values are always quantised around the predicted mean, round(y - mu) + mu.
 
-Cross-device determinism: the encoder and the decoder must derive the same scale
-indexes and means from the same decoded symbols, on any device and thread count, or the
+Cross-device determinism: the encoder and the decoder must derive the same scale indexes
+and means from the same decoded symbols, on any device and thread count, or the
 arithmetic decoder desynchronises. Float32 networks differ across devices in the last
 bits (reduction order, FMA, TF32, transcendental functions), which flips about one
 rounding decision in 10^6 between two thread counts of one CPU (about one per Kodak
-image; benchmarks/determinism.py), and 0.2-0.5 % of them between an H200 and a CPU.
-So the coding path (`compress`, `decompress` and the eval-mode forward) runs the
-networks that produce the entropy parameters in float64, where the same differences
-are ~10^-13 relative, and snaps every value that feeds back into the loop - the means
-and the LRP corrections - to a grid of 2^-8 (`MEAN_STEP`): y_hat is then a dyadic number that both sides compute exactly, errors
-cannot accumulate from slice to slice, and a decision differs only if a value lies
-within ~10^-13 of a rounding boundary (`CodedLatents.margin` is the encoder's closest
-call). Training keeps float32/bf16 and no snapping (2^-8 is far below the rounding
-noise the networks learn with).
+image; benchmarks/determinism.py), and 0.2-0.5 % of them between an H200 and a CPU. So
+the coding path (`compress`, `decompress` and the eval-mode forward) runs the networks
+that produce the entropy parameters in float64, where the same differences are ~10^-13
+relative, and snaps every value that feeds back into the loop - the means and the LRP
+corrections - to a grid of 2^-8 (`MEAN_STEP`): y_hat is then a dyadic number that both
+sides compute exactly, errors cannot accumulate from slice to slice, and a decision
+differs only if a value lies within ~10^-13 of a rounding boundary
+(`CodedLatents.margin` is the encoder's closest call). Training keeps float32/bf16 and
+no snapping (2^-8 is far below the rounding noise the networks learn with).
 
 Training instead computes all slices' entropy parameters in one batched pass
 (`_train_slices`): every slice's network is a member of a stacked module, and the
