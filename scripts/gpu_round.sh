@@ -40,7 +40,7 @@ else
 fi
 
 python3 -m s2lic.cli train --model s2lic-s --data .device/data/shard-* --out /tmp/run \
-    --minutes "$minutes" --crop 256 --batch 32 --lr 2e-4 --warmup 200 --workers 12 \
+    --minutes "$minutes" --crop 256 --batch 64 --lr 3e-4 --warmup 200 --workers 12 \
     --val-every 200 --log-every 20 --ckpt-every 120 ${init:+--init "$init"} "$@" \
     2>&1 | tee -a "$out/round.log"
 status=${PIPESTATUS[0]}

@@ -68,7 +68,7 @@ def test_training_round_command(images: Path, tmp_path: Path) -> None:
         "--workers", "1", "--val-every", "1", "--log-every", "1", "--holdout", "1",
         "--device", "cpu",
     )  # fmt: skip
-    for name in ("last.safetensors", "log.csv", "val.csv"):
+    for name in ("last.safetensors", "run.json", "log.csv", "val.csv"):
         assert (out / name).stat().st_size > 0, name
 
 
@@ -84,3 +84,14 @@ def test_check_commands(images: Path) -> None:
         "--limit", "1",
     )  # fmt: skip
     assert "img0.png" in out, out
+
+
+def test_train_step_benchmark() -> None:
+    """benchmarks/train_step.py, the batch-size sweep a GPU round can start with."""
+    out = run_on_device(
+        "benchmarks/train_step.py", "--model", "s2lic-tiny", "--device", "cpu",
+        "--crop", "64", "--batches", "1,2", "--steps", "1", "--warmup", "0", "--ops",
+    )  # fmt: skip
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert [r.split("|")[1].strip() for r in rows[1:]] == ["1", "2"], out
+    assert "leaf operators in one step" in out, out
