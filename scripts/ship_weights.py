@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Evaluate trained weights on Kodak and ship them only if they beat the shipped ones.
+"""Evaluate trained weights on Kodak; ship them only if they beat the shipped ones.
 
     python scripts/ship_weights.py runs/s2lic-s/last.safetensors --run runs/s2lic-s \
         --where "H200, GPU round" --trained-on gpu \
@@ -22,6 +22,7 @@ from pathlib import Path
 from s2lic.codec.runtime import tune_allocator
 from s2lic.codec.training.objective import RateDistortion
 from s2lic.codec.training.ship import (
+    MIN_GAIN,
     TRAINED_ON,
     compare,
     default_codecs,
@@ -71,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("runs/ship"))
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--min-gain",
+        type=float,
+        default=MIN_GAIN,
+        help="BD-rate saving in percent needed to ship (default %(default)s)",
+    )
     p.add_argument("--dry-run", action="store_true")
     args = p.parse_args(argv)
     # Provenance first: a run without run.json fails now, not after the evaluation.
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     tune_allocator()
     codecs = default_codecs(args.weights, args.model, args.device)
     curves = evaluate(args.dataset, args.out, codecs, args.limit)
-    verdict = compare(curves["candidate"], curves.get("shipped"))
+    verdict = compare(curves["candidate"], curves.get("shipped"), args.min_gain)
     kodak = kodak_record(curves)
     print(f"candidate: {kodak}")
     if "shipped" in curves:

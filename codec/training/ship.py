@@ -4,8 +4,9 @@
     shipped weights ───┼─> s2lic eval (Kodak, same run, same machine) ─> BD-rates
     JPEG, WebP ────────┘        candidate better than shipped? ─> weights/ + manifest
 
-"Better" is the BD-rate of the candidate against the shipped weights (PSNR, PCHIP);
-where their PSNR ranges do not overlap, BD-PSNR over the overlapping rates decides.
+"Better" is a BD-rate of the candidate against the shipped weights (PSNR, PCHIP) of at
+least -`MIN_GAIN` %; where their PSNR ranges do not overlap, BD-PSNR over the
+overlapping rates decides.
 Random weights (nothing shipped yet) lose to any trained candidate.
 """
 
@@ -29,11 +30,21 @@ from s2lic.codec.eval.runner import S2LICCodec, find_images, make_codec, run_eva
 from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import config_json, load_model, read_manifest, weights_dir
 
-__all__ = ["TRAINED_ON", "Comparison", "compare", "evaluate", "ship", "record"]
+__all__ = [
+    "MIN_GAIN",
+    "TRAINED_ON",
+    "Comparison",
+    "compare",
+    "evaluate",
+    "ship",
+    "record",
+]
 
 log = logging.getLogger(__name__)
 
 SHIP_QUALITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+#: BD-rate saving (percent) that new weights need over the shipped ones.
+MIN_GAIN = 1.0
 #: Where a training round ran (the manifest totals minutes per kind).
 TRAINED_ON = ("cpu", "gpu")
 
@@ -64,14 +75,23 @@ def _bd(fn: Any, anchor: Curve, test: Curve) -> float:
         return math.nan
 
 
-def compare(candidate: Curve, shipped: Curve | None) -> Comparison:
-    """Decide whether `candidate` beats `shipped` (None: nothing trained is shipped)."""
+def compare(
+    candidate: Curve, shipped: Curve | None, min_gain: float = MIN_GAIN
+) -> Comparison:
+    """Decide whether `candidate` beats `shipped` (None: nothing trained is shipped).
+
+    Args:
+        min_gain: BD-rate saving (percent) the candidate needs; every shipped file adds
+            its size (~16 MiB) to the repository's history, so a smaller gain waits
+            for the next round.
+    """
     if shipped is None:
         return Comparison(True, "no trained weights are shipped yet")
     rate = _bd(bd_rate, shipped, candidate)
     gain = _bd(bd_psnr, shipped, candidate)
     if math.isfinite(rate):
-        return Comparison(rate < 0, f"BD-rate vs shipped {rate:+.2f} %", rate, gain)
+        reason = f"BD-rate vs shipped {rate:+.2f} % (needs <= {-min_gain:+.2f} %)"
+        return Comparison(rate <= -min_gain, reason, rate, gain)
     if math.isfinite(gain):
         return Comparison(gain > 0, f"BD-PSNR vs shipped {gain:+.3f} dB", rate, gain)
     return Comparison(False, "curves do not overlap: cannot compare", rate, gain)

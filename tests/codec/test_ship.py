@@ -36,6 +36,13 @@ def test_fewer_bits_wins_and_more_loses() -> None:
     assert not lose.better and lose.bd_rate == pytest.approx(10.0)
 
 
+def test_a_gain_below_the_minimum_waits() -> None:
+    slightly = _curve([0.0995, 0.2985, 0.597, 0.995], list(BASE.psnr))  # -0.5 %
+    small = compare(slightly, BASE)
+    assert not small.better and small.bd_rate == pytest.approx(-0.5)
+    assert compare(slightly, BASE, min_gain=0.4).better
+
+
 def test_psnr_ranges_apart_fall_back_to_bd_psnr() -> None:
     higher = _curve(list(BASE.bpp), [40.0, 43.0, 46.0, 49.0])
     verdict = compare(higher, BASE)
