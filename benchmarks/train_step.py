@@ -24,6 +24,7 @@ from datetime import date
 import torch
 
 from s2lic.codec.training.objective import RateDistortion
+from s2lic.codec.training.trainer import rd_losses
 from s2lic.codec.zoo import load_model
 
 
@@ -52,12 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     amp = device.type == "cuda"
 
     def step(x: torch.Tensor) -> None:
-        quality = objective.sample_quality(x.shape[0], device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            out = model(x, quality)
-        loss = objective(out, x, quality)["loss"] + model.entropy.aux_loss()
+        parts, aux_loss = rd_losses(model, model, objective, x)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (parts["loss"] + aux_loss).backward()
         opt.step()
 
     def sync() -> None:

@@ -40,7 +40,7 @@ from s2lic.codec.training.data import (
 from s2lic.codec.training.objective import RateDistortion
 from s2lic.codec.zoo import load_model, load_state, save_weights
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+__all__ = ["TrainConfig", "TrainResult", "rd_losses", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,28 @@ class TrainResult:
     images_per_second: float
     weights: Path
     checkpoint: Path
+
+
+def rd_losses(
+    net: nn.Module,
+    model: nn.Module,
+    objective: RateDistortion,
+    x: torch.Tensor,
+    bf16: bool = True,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The losses of one training batch: RD parts at random qualities, and aux loss.
+
+    Args:
+        net: what runs the forward (the model, or its DDP / compiled wrapper).
+        model: the model itself (owner of the EntropyBottleneck's aux loss).
+        x: (B, 3, H, W) batch on the model's device.
+        bf16: autocast the forward to bf16 on CUDA (the likelihoods stay fp32).
+    """
+    quality = objective.sample_quality(x.shape[0], x.device)
+    amp = x.device.type == "cuda" and bf16
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        result = net(x, quality)
+    return objective(result, x, quality), model.entropy.aux_loss()
 
 
 class _Schedule:
@@ -257,12 +279,9 @@ class _Run:
         lr = self.schedule.lr(self.step, self.run_time())
         for g in self.opt.param_groups:
             g["lr"] = lr
-        quality = cfg.objective.sample_quality(x.shape[0], device)
-        amp = device.type == "cuda" and cfg.bf16
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            result = self.net(x, quality)
-        parts = cfg.objective(result, x, quality)
-        aux_loss = self.model.entropy.aux_loss()
+        parts, aux_loss = rd_losses(
+            self.net, self.model, cfg.objective, x, bf16=cfg.bf16
+        )
         self.opt.zero_grad(set_to_none=True)
         self.aux_opt.zero_grad(set_to_none=True)
         total = parts["loss"] + aux_loss
