@@ -24,6 +24,7 @@ from s2lic.cli.common import (
     progress,
 )
 from s2lic.codec.eval.classical import list_classical
+from s2lic.codec.eval.runner import learned_model
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
 
 __all__ = ["add_parser", "quality_spec", "run"]
@@ -75,9 +76,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--codecs",
         metavar="LIST",
         help=(
-            f"comma-separated codecs: s2lic models ({', '.join(list_models())}) and "
-            f"classical codecs ({', '.join(list_classical())}); default "
-            f"{DEFAULT_MODEL} and every classical codec"
+            f"comma-separated codecs: s2lic models ({', '.join(list_models())}), "
+            "optionally with encoder-side refinement (e.g. s2lic-s+refine20: 20 "
+            f"steps per image), and classical codecs ({', '.join(list_classical())}); "
+            f"default {DEFAULT_MODEL} and every classical codec"
         ),
     )
     p.add_argument(
@@ -156,7 +158,7 @@ def _grids(
     specs: Sequence[QualitySpec] | None, names: Sequence[str]
 ) -> dict[str, tuple[float, ...]]:
     """Per codec, the quality grid the user asked for (later options win)."""
-    models = [n for n in names if n in list_models()]
+    models = [n for n in names if learned_model(n)]
     grids: dict[str, tuple[float, ...]] = {}
     for target, grid in specs or ():
         if target is None and not models:
@@ -213,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
     images = runner.find_images(dataset, args.limit)
     names = _codec_names(args.codecs)
     grids = _grids(args.qualities, names)
-    if any(n in list_models() for n in names):
+    if any(learned_model(n) for n in names):
         check_device(args.device)
     weights = os.fsdecode(args.weights) if args.weights is not None else None
     codecs = [

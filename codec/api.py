@@ -11,7 +11,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -27,6 +29,8 @@ from s2lic.codec.image import (
     to_uint8,
 )
 from s2lic.codec.memory import decode_memory_bytes, physical_memory_bytes
+from s2lic.codec.refine import MAX_PIXELS as MAX_REFINE_PIXELS
+from s2lic.codec.refine import refine_latent
 from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, spec_from_id
 from s2lic.codec.zoo import LoadedModel, load_model
 from s2lic.entropy.bitstream import (
@@ -41,6 +45,10 @@ from s2lic.entropy.bitstream import (
 )
 from s2lic.entropy.coders import DEFAULT_CODER, coder_from_id, get_coder
 from s2lic.entropy.errors import ChecksumError, FormatError, LimitError, S2LICError
+
+if TYPE_CHECKING:
+    from s2lic.codec.models.s2lic import S2LIC
+    from s2lic.entropy.coders.base import EntropyCoder
 
 __all__ = [
     "DEFAULT_QUALITY",
@@ -128,6 +136,7 @@ def encode(
     coder: str = DEFAULT_CODER,
     device: str = "cpu",
     weights: str | None = None,
+    refine: int = 0,
 ) -> EncodeResult:
     """Compress an image to `.s2lic` bytes.
 
@@ -140,33 +149,48 @@ def encode(
         coder: entropy coder name.
         device: torch device of the networks.
         weights: a weights file instead of the manifest's.
+        refine: steps of encoder-side latent refinement (`s2lic.codec.refine`; 0 =
+            off): slower encoding, a lower rate-distortion cost, the same decoder.
+            With `bpp`, the latent is refined at the quality found for the target
+            and the quality is then searched again on the refined latent.
 
     Returns:
         `EncodeResult`.
+
+    Raises:
+        LimitError: refinement of an image above `refine.MAX_PIXELS`.
     """
     if quality is not None and bpp is not None:
         raise ValueError("give quality or bpp, not both")
     if bpp is not None and not bpp > 0:
         raise ValueError(f"target bpp must be positive, got {bpp}")
+    if refine < 0:
+        raise ValueError(f"refinement steps must be >= 0, got {refine}")
     loaded = get_codec(model, device, weights)
     backend = get_coder(coder)
     start = time.perf_counter()  # after loading: report coding time, not set-up
     planes = image if isinstance(image, Planes) else to_planes(image)
     h, w = planes.rgb.shape[:2]
-    x, _ = pad_to_multiple(to_tensor(planes.rgb).to(device), loaded.model.pad_multiple)
+    if refine and h * w > MAX_REFINE_PIXELS:
+        raise LimitError(
+            f"refinement is limited to {MAX_REFINE_PIXELS / 1e6:g} megapixels "
+            f"(this image has {h * w / 1e6:.1f}): encode it without refinement"
+        )
+    net = loaded.model
+    x, _ = pad_to_multiple(to_tensor(planes.rgb).to(device), net.pad_multiple)
     alpha = (encode_alpha(planes.alpha),) if planes.alpha is not None else ()
     with torch.inference_mode():
-        y = loaded.model.analyze(x)
+        y = net.analyze(x)
 
-        def at(code: int) -> bytes:
-            enc = loaded.model.compress_latent(y, code_to_quality(code), backend)
+        def at(code: int, y: torch.Tensor = y) -> bytes:
+            enc = net.compress_latent(y, code_to_quality(code), backend)
             asked = code
             for step in _NUDGES:
                 if enc.margin >= SAFE_MARGIN:
                     break
                 log.debug("margin %.1e at quality code %d: retrying", enc.margin, code)
                 near = min(max(asked + step, 0), 65535)
-                alt = loaded.model.compress_latent(y, code_to_quality(near), backend)
+                alt = net.compress_latent(y, code_to_quality(near), backend)
                 if alt.margin > enc.margin:
                     code, enc = near, alt
             header = Header(
@@ -182,12 +206,52 @@ def encode(
             return pack(Container(header, (*enc.streams, *alpha)))
 
         if bpp is None:
-            q = DEFAULT_QUALITY if quality is None else quality
-            data = at(quality_to_code(q))
+            code = quality_to_code(DEFAULT_QUALITY if quality is None else quality)
+            if refine:
+                y = _refined(net, x, y, planes, code_to_quality(code), refine, backend)
+            data = at(code, y)
         else:
             data = _search_bpp(at, bpp, planes)
+            if refine:
+                q = code_to_quality(unpack(data).header.quality)
+                y = _refined(net, x, y, planes, q, refine, backend)
+                data = _search_bpp(functools.partial(at, y=y), bpp, planes)
     header = unpack(data, Limits(max_pixels=max(h * w, 1))).header
     return EncodeResult(data, header, _bpp(data, planes), time.perf_counter() - start)
+
+
+@torch.inference_mode(False)
+def _refined(
+    net: S2LIC,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    planes: Planes,
+    quality: float,
+    steps: int,
+    backend: EntropyCoder,
+) -> torch.Tensor:
+    """`refine_latent` of y at `quality`, measured as the decoder will see it."""
+    h, w = planes.rgb.shape[:2]
+
+    def measure(candidate: torch.Tensor) -> tuple[float, float]:
+        with torch.inference_mode():
+            enc = net.compress_latent(candidate, quality, backend)
+            rgb = to_uint8(crop(net.synthesize(enc.y_hat, quality), (h, w)))
+        err = rgb.astype(np.float64) - planes.rgb
+        bits = 8 * sum(len(s) for s in enc.streams)
+        return float(np.mean(err**2)) / 255.0**2, bits / (h * w)
+
+    # A normal copy: y is an inference tensor, which autograd cannot use.
+    result = refine_latent(net, x, y.clone(), quality, steps, measure, size=(h, w))
+    log.debug(
+        "refined at quality %.4f: cost %.4f -> %.4f (step %d of %d)",
+        quality,
+        result.start_cost,
+        result.cost,
+        result.step,
+        steps,
+    )
+    return result.y
 
 
 def _search_bpp(

@@ -54,6 +54,7 @@ __all__ = [
     "Failure",
     "Point",
     "S2LICCodec",
+    "learned_model",
     "codec_names",
     "config_id",
     "find_images",
@@ -72,6 +73,8 @@ CSV_NAME: Final = "per-image.csv"
 """The per-point journal in the output folder (also the per-image results table)."""
 
 S2LIC_QUALITIES: Final = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+REFINE_SUFFIX: Final = "+refine"
+"""``s2lic-s+refine20``: the model with 20 steps of encoder-side refinement."""
 """Default quality grid of the learned codec: evenly over its whole [0, 1] range."""
 
 IMAGE_SUFFIXES: Final = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
@@ -156,23 +159,32 @@ class S2LICCodec:
     """The learned codec behind the `Codec` surface, through `s2lic.codec.api`.
 
     Attributes:
-        name: registry model name.
+        model: registry model name.
         device: torch device.
         weights: a weights file instead of the installed ones.
         qualities: the quality grid, in [0, 1].
         coder: entropy coder name; None for the default one.
+        refine: steps of encoder-side latent refinement (0 = off).
     """
 
-    name: str
+    model: str
     device: str = "cpu"
     weights: str | None = None
     qualities: tuple[float, ...] = S2LIC_QUALITIES
     coder: str | None = None
+    refine: int = 0
+
+    @property
+    def name(self) -> str:
+        """The model's name, with ``+refineN`` when refining (`learned_model`)."""
+        suffix = f"{REFINE_SUFFIX}{self.refine}" if self.refine else ""
+        return self.model + suffix
 
     @property
     def label(self) -> str:
         """``s2lic-s (ours)``, with ``random weights`` when untrained."""
-        return f"{self.name} (ours{'' if self.trained else ', random weights'})"
+        extra = f", refine {self.refine}" if self.refine else ""
+        return f"{self.model} (ours{extra}{'' if self.trained else ', random weights'})"
 
     @property
     def trained(self) -> bool:
@@ -184,9 +196,9 @@ class S2LICCodec:
         """Model, weights (source and id), entropy coder and device."""
         loaded = self._loaded()
         return (
-            f"s2lic {self.name}, weights {loaded.source} "
+            f"s2lic {self.model}, weights {loaded.source} "
             f"(id {loaded.weights_id.hex()}), coder {self._coder()}, "
-            f"device {self.device}"
+            f"device {self.device}" + (f", refine {self.refine}" if self.refine else "")
         )
 
     def _coder(self) -> str:
@@ -203,7 +215,7 @@ class S2LICCodec:
     def _loaded(self):  # type: ignore[no-untyped-def]  # -> LoadedModel (lazy import)
         from s2lic.codec.api import get_codec
 
-        return get_codec(self.name, self.device, self.weights)
+        return get_codec(self.model, self.device, self.weights)
 
     def unavailable(self) -> str | None:
         """Load the model (cached for the coding), or say why that fails."""
@@ -227,10 +239,11 @@ class S2LICCodec:
         return encode(
             Image.fromarray(rgb),
             quality=quality,
-            model=self.name,
+            model=self.model,
             coder=self._coder(),
             device=self.device,
             weights=self.weights,
+            refine=self.refine,
         ).data
 
     def decode(self, data: bytes) -> RGB:
@@ -256,6 +269,24 @@ def codec_names() -> list[str]:
     return [*list_models(), *list_classical()]
 
 
+def learned_model(name: str) -> tuple[str, int] | None:
+    """``(model, refinement steps)`` of a learned codec's name, else None.
+
+    ``s2lic-s`` is the model as `s2lic encode` runs it; ``s2lic-s+refine20`` refines
+    each latent for 20 steps (`s2lic.codec.refine`).
+    """
+    from s2lic.codec.registry import list_models
+
+    model, sep, steps = name.partition(REFINE_SUFFIX)
+    if model not in list_models():
+        return None
+    if not sep:
+        return model, 0
+    if not steps.isdigit() or not int(steps):
+        return None
+    return model, int(steps)
+
+
 def make_codec(
     name: str,
     *,
@@ -266,7 +297,8 @@ def make_codec(
     """The codec called ``name``, with its default quality grid unless given one.
 
     Args:
-        name: an s2lic model name (see `list_models`) or a classical codec name.
+        name: an s2lic model name (see `list_models`), optionally with a
+            refinement suffix (`learned_model`), or a classical codec name.
         device: torch device of a learned model.
         weights: weights file of a learned model.
         qualities: the grid to measure instead of the codec's default.
@@ -279,14 +311,18 @@ def make_codec(
             [0, 1].
     """
     from s2lic.codec.eval.classical import get_classical, list_classical
-    from s2lic.codec.registry import list_models
 
     grid = None if qualities is None else tuple(sorted(set(qualities)))
-    if name in list_models():
+    if learned := learned_model(name):
         if grid is not None and not all(0.0 <= q <= 1.0 for q in grid):
             raise EvalError(f"qualities of {name} must be in [0, 1], got {grid}")
+        model, refine = learned
         return S2LICCodec(
-            name, device, weights, S2LIC_QUALITIES if grid is None else grid
+            model,
+            device,
+            weights,
+            S2LIC_QUALITIES if grid is None else grid,
+            refine=refine,
         )
     if name in list_classical():
         codec = get_classical(name)

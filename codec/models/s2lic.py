@@ -108,9 +108,24 @@ class S2LIC(nn.Module):
             `RDOutput` with x_hat (B, 3, H, W) and likelihoods of y and z.
         """
         self._check(x)
-        q = self._quality(quality, x.shape[0], x.device)
-        y = self.gain(self.g_a(x), q)
-        y_hat, likelihoods = self.entropy(y)
+        return self.forward_latent(self.g_a(x), quality)
+
+    def forward_latent(
+        self,
+        y: torch.Tensor,
+        quality: float | torch.Tensor = 1.0,
+        proxy: bool | None = None,
+    ) -> RDOutput:
+        """`forward` from an analysis output y (B, M, H/16, W/16) instead of an image.
+
+        Args:
+            y: latent (before the gain).
+            quality: scalar or (B,) in [0, 1].
+            proxy: the entropy model's training proxies (default: in training mode);
+                encoder-side refinement differentiates through them in eval mode.
+        """
+        q = self._quality(quality, y.shape[0], y.device)
+        y_hat, likelihoods = self.entropy(self.gain(y, q), proxy)
         x_hat = self.g_s(self.gain(y_hat, q, inverse=True))
         return RDOutput(x_hat, likelihoods, y_hat)
 

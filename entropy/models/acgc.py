@@ -380,7 +380,7 @@ class ACGCEntropyModel(nn.Module):
         return torch.cat(done, dim=1)
 
     def _train_slices(
-        self, y: torch.Tensor, hyper: torch.Tensor, context: torch.Tensor
+        self, y: torch.Tensor, hyper: torch.Tensor, context: torch.Tensor, ste: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """All slices at once; slice i's context comes from `context` slices < i.
 
@@ -388,6 +388,7 @@ class ACGCEntropyModel(nn.Module):
             y: (B, M, H, W) latent.
             hyper: (B, 2M, H, W) hyper-synthesis output.
             context: (B, M, H, W) stand-in for the decoded latent (``y + noise``).
+            ste: straight-through rounding (gradients pass); else plain rounding.
 
         Returns:
             y_hat (straight-through rounding around the means, plus LRP), scales and
@@ -395,7 +396,7 @@ class ACGCEntropyModel(nn.Module):
         """
         B, M, H, W = y.shape
         S, sc = self.cfg.num_slices, self.cfg.slice_channels
-        rnd = ste_round if self.training else torch.round
+        rnd = ste_round if ste else torch.round
         anchor = anchor_mask(H, W, y.device).unsqueeze(1)  # (1, 1, 1, H, W)
         non_anchor = ~anchor
         y5 = y.view(B, S, sc, H, W)
@@ -427,28 +428,37 @@ class ACGCEntropyModel(nn.Module):
 
     # -- training / evaluation forward --------------------------------------------
 
-    def forward(self, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self, y: torch.Tensor, proxy: bool | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Differentiable pass: y (B, M, H, W) with H, W multiples of 4.
+
+        Args:
+            y: the gained latent.
+            proxy: use the training proxies (default: in training mode). With them all
+                slices run in one batched pass (module docstring), the rate uses
+                additive uniform noise and y_hat straight-through rounding around the
+                means; without them the slices run one by one exactly as when coding.
+                Encoder-side refinement (`s2lic.codec.refine`) asks for the proxies of
+                a model in eval mode.
 
         Returns:
             y_hat and the likelihoods ``{"y": (B, M, H, W), "z": (B, Z, H/4, W/4)}``.
-            In training mode all slices run in one batched pass (module docstring), the
-            rate uses additive uniform noise and y_hat straight-through rounding around
-            the means; in eval mode the slices run one by one exactly as when coding.
         """
+        proxy = self.training if proxy is None else proxy
         z = self.h_a(y)
         # Likelihoods in fp32 even under autocast: bf16 rates would be off by percents.
         with torch.autocast(y.device.type, enabled=False):
-            _, z_likelihoods = self.entropy_bottleneck(z.float())
+            _, z_likelihoods = self.entropy_bottleneck(z.float(), training=proxy)
         med = self._z_medians()
-        z_hat = (ste_round(z - med) if self.training else torch.round(z - med)) + med
+        z_hat = (ste_round(z - med) if proxy else torch.round(z - med)) + med
         hyper = self.h_s(z_hat)
-        if self.training:
+        if proxy:
             context = y + torch.empty_like(y).uniform_(-0.5, 0.5)
-            y_hat, scales, means = self._train_slices(y, hyper, context)
+            y_hat, scales, means = self._train_slices(y, hyper, context, ste=True)
             with torch.autocast(y.device.type, enabled=False):
                 _, y_likelihoods = self.gaussian_conditional(
-                    y.float(), scales.float(), means.float()
+                    y.float(), scales.float(), means.float(), training=True
                 )
             return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
 
@@ -463,7 +473,7 @@ class ACGCEntropyModel(nn.Module):
         ) -> torch.Tensor:
             y_i = y_slices[i]
             _, lik = self.gaussian_conditional(
-                y_i.float(), scales.float(), means.float()
+                y_i.float(), scales.float(), means.float(), training=False
             )
             old = likelihoods[i]
             likelihoods[i] = lik if old is None else torch.where(mask, lik, old)

@@ -192,6 +192,20 @@ def test_bpp_target(cli: Run, tmp_path: Path, caplog: pytest.LogCaptureFixture) 
     assert "quality 0.000" in out
 
 
+def test_refine(cli: Run, tmp_path: Path) -> None:
+    src = save(rgb_image(), tmp_path / "a.png")
+    code, out, err = cli("encode", src, *MODEL, "-q", "0.9", "--refine", "3")
+    assert code == 0, err
+    assert_clean_stderr(err)
+    assert ENCODE_LINE.match(out.strip()), out
+    plain = api_encode(Image.open(src), quality=0.9, model="s2lic-tiny")
+    refined = (tmp_path / "a.s2lic").read_bytes()
+    assert refined != plain.data
+    assert read_header(refined).quality == plain.header.quality
+    code, _, err = cli("decode", tmp_path / "a.s2lic", "-o", tmp_path / "b.png")
+    assert code == 0, err
+
+
 def test_several_inputs_into_directory(cli: Run, tmp_path: Path) -> None:
     srcs = [save(rgb_image(seed=i), tmp_path / f"img{i}.png") for i in range(3)]
     dest = tmp_path / "out"
@@ -505,6 +519,7 @@ def test_interrupt_leaves_nothing(
         (("-q", "0.5", "--bpp", "1"), "not allowed with"),
         (("--model", "nope"), "invalid choice"),
         (("--max-pixels", "0"), "at least 1"),
+        (("--refine", "0"), "at least 1"),
         (("--device", "tpu"), "cpu, cuda"),
     ],
 )

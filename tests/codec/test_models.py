@@ -78,7 +78,7 @@ def test_batched_training_pass_matches_slice_loop() -> None:
             return (torch.round(y_slices[i] - means) + means) * mask
 
         y_loop = ent._code_slices(hyper, quantize)
-        y_batch, scales, means = ent._train_slices(y, hyper, context=y_loop)
+        y_batch, scales, means = ent._train_slices(y, hyper, context=y_loop, ste=False)
     S = ent.cfg.num_slices
     loop_scales = torch.cat(
         [seen["scales"][2 * i] + seen["scales"][2 * i + 1] for i in range(S)], 1
