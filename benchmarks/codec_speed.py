@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=0, help="first N images only")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.add_argument(
+        "--refine", type=int, default=0, help="encoder-side refinement steps (0 = off)"
+    )
     args = p.parse_args(argv)
     tune_allocator()
     if args.threads:
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# {args.model} ({'trained' if loaded.trained else 'random'} weights), "
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, device {args.device}"
+        f"{torch.get_num_threads()} threads, device {args.device}, "
+        f"quality {args.quality}, refine {args.refine}"
     )
     images = [load_image(f) for f in files]
     api.encode(
@@ -105,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 model=args.model,
                 coder=coder,
                 device=args.device,
+                refine=args.refine,
             )
             d = api.decode(r.data, device=args.device)
             enc_t.append(r.seconds)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run ON the lent GPU machine (device tool, carry [".device/wheels", ".device/kodak"]), before a
-# training round: the checks that need a GPU, in about 6 minutes, each with its own time
+# training round: the checks that need a GPU, in about 7 minutes, each with its own time
 # limit so that one slow step cannot eat the session's device time.
 #   bash scripts/gpu_checks.sh
 # Leaves in $OUT: checks.log (GPU, versions, the Triton test run), window_attention.md
 # (issue: fused Triton attention), determinism.md (GPU encode -> CPU decode, issue:
-# reliability) and codec_speed.md (s2lic-s on the GPU). Record them in docs/.
+# reliability), codec_speed.md (s2lic-s on the GPU) and refine_speed.md (--refine 20, see
+# docs/refine.md). Record them in docs/.
 set -uo pipefail
 source "$(dirname "$0")/gpu_env.sh"
 {
@@ -19,3 +20,5 @@ timeout 240 python3 benchmarks/determinism.py .device/kodak web/examples --quali
     2>&1 | tee "$out/determinism.md"
 timeout 60 python3 benchmarks/codec_speed.py .device/kodak --device cuda --coders rans --limit 8 \
     2>&1 | tee "$out/codec_speed.md"
+timeout 90 python3 benchmarks/codec_speed.py .device/kodak --device cuda --coders rans --limit 4 \
+    --quality 1 --refine 20 2>&1 | tee "$out/refine_speed.md"

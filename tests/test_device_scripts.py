@@ -84,6 +84,11 @@ def test_check_commands(images: Path) -> None:
         "--limit", "1",
     )  # fmt: skip
     assert "img0.png" in out, out
+    out = run_on_device(
+        "benchmarks/codec_speed.py", images, "--device", "cpu", "--coders", "rans",
+        "--limit", "1", "--quality", "1", "--refine", "2",
+    )  # fmt: skip
+    assert "refine 2" in out and "img0.png" in out, out
 
 
 def test_train_step_benchmark() -> None:
