@@ -30,7 +30,7 @@ from s2lic.codec.image import (
 )
 from s2lic.codec.memory import decode_memory_bytes, physical_memory_bytes
 from s2lic.codec.refine import MAX_PIXELS as MAX_REFINE_PIXELS
-from s2lic.codec.refine import refine_latent
+from s2lic.codec.refine import Refined, refine_latent
 from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, spec_from_id
 from s2lic.codec.zoo import LoadedModel, load_model
 from s2lic.entropy.bitstream import (
@@ -58,6 +58,7 @@ __all__ = [
     "get_codec",
     "encode",
     "decode",
+    "refine_image",
 ]
 
 log = logging.getLogger(__name__)
@@ -208,20 +209,21 @@ def encode(
         if bpp is None:
             code = quality_to_code(DEFAULT_QUALITY if quality is None else quality)
             if refine:
-                y = _refined(net, x, y, planes, code_to_quality(code), refine, backend)
+                q = code_to_quality(code)
+                y = refine_image(net, x, y, planes, q, refine, backend).y
             data = at(code, y)
         else:
             data = _search_bpp(at, bpp, planes)
             if refine:
                 q = code_to_quality(unpack(data).header.quality)
-                y = _refined(net, x, y, planes, q, refine, backend)
+                y = refine_image(net, x, y, planes, q, refine, backend).y
                 data = _search_bpp(functools.partial(at, y=y), bpp, planes)
     header = unpack(data, Limits(max_pixels=max(h * w, 1))).header
     return EncodeResult(data, header, _bpp(data, planes), time.perf_counter() - start)
 
 
 @torch.inference_mode(False)
-def _refined(
+def refine_image(
     net: S2LIC,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -229,8 +231,11 @@ def _refined(
     quality: float,
     steps: int,
     backend: EntropyCoder,
-) -> torch.Tensor:
-    """`refine_latent` of y at `quality`, measured as the decoder will see it."""
+    lr: float | None = None,
+) -> Refined:
+    """`refine_latent` of y, the latent of `planes` (padded: x), at `quality`, with
+    the real cost measured as the decoder will see the file (entropy coder `backend`,
+    8-bit pixels); `lr` as in `refine_latent`."""
     h, w = planes.rgb.shape[:2]
 
     def measure(candidate: torch.Tensor) -> tuple[float, float]:
@@ -242,7 +247,9 @@ def _refined(
         return float(np.mean(err**2)) / 255.0**2, bits / (h * w)
 
     # A normal copy: y is an inference tensor, which autograd cannot use.
-    result = refine_latent(net, x, y.clone(), quality, steps, measure, size=(h, w))
+    result = refine_latent(
+        net, x, y.clone(), quality, steps, measure, size=(h, w), lr=lr
+    )
     log.debug(
         "refined at quality %.4f: cost %.4f -> %.4f (step %d of %d)",
         quality,
@@ -251,7 +258,7 @@ def _refined(
         result.step,
         steps,
     )
-    return result.y
+    return result
 
 
 def _search_bpp(

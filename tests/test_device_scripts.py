@@ -91,6 +91,17 @@ def test_check_commands(images: Path) -> None:
     assert "refine 2" in out and "img0.png" in out, out
 
 
+def test_refine_lr_benchmark(images: Path) -> None:
+    """benchmarks/refine_lr.py, the step-size sweep behind `refine.LR`."""
+    out = run_on_device(
+        "benchmarks/refine_lr.py", images / "img0.png", "--model", "s2lic-tiny",
+        "--qualities", "0.5", "--lrs", "0.01,0.02", "--steps", "2",
+        "--crop", "64", "64",
+    )  # fmt: skip
+    row = [line for line in out.splitlines() if line.startswith("| img0.png")]
+    assert len(row) == 1 and row[0].count("(step ") == 2, out
+
+
 def test_train_step_benchmark() -> None:
     """benchmarks/train_step.py, the batch-size sweep a GPU round can start with."""
     out = run_on_device(
