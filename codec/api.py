@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -29,6 +28,7 @@ from s2lic.codec.image import (
     to_uint8,
 )
 from s2lic.codec.memory import decode_memory_bytes, physical_memory_bytes
+from s2lic.codec.metrics import mse
 from s2lic.codec.refine import MAX_PIXELS as MAX_REFINE_PIXELS
 from s2lic.codec.refine import Refined, refine_latent
 from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, spec_from_id
@@ -40,6 +40,7 @@ from s2lic.entropy.bitstream import (
     code_to_quality,
     pack,
     quality_to_code,
+    read_header,
     symbol_checksum,
     unpack,
 )
@@ -215,7 +216,7 @@ def encode(
         else:
             data = _search_bpp(at, bpp, planes)
             if refine:
-                q = code_to_quality(unpack(data).header.quality)
+                q = code_to_quality(read_header(data).quality)
                 y = refine_image(net, x, y, planes, q, refine, backend).y
                 data = _search_bpp(functools.partial(at, y=y), bpp, planes)
     header = unpack(data, Limits(max_pixels=max(h * w, 1))).header
@@ -242,9 +243,8 @@ def refine_image(
         with torch.inference_mode():
             enc = net.compress_latent(candidate, quality, backend)
             rgb = to_uint8(crop(net.synthesize(enc.y_hat, quality), (h, w)))
-        err = rgb.astype(np.float64) - planes.rgb
         bits = 8 * sum(len(s) for s in enc.streams)
-        return float(np.mean(err**2)) / 255.0**2, bits / (h * w)
+        return mse(planes.rgb, rgb) / 255.0**2, bits / (h * w)
 
     # A normal copy: y is an inference tensor, which autograd cannot use.
     result = refine_latent(

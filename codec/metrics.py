@@ -20,7 +20,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MS_SSIM_MIN_SIDE", "ms_ssim", "psnr"]
+__all__ = ["MS_SSIM_MIN_SIDE", "ms_ssim", "mse", "psnr"]
 
 MS_SSIM_MIN_SIDE: Final = 161
 """Smallest height and width `ms_ssim` accepts: pytorch_msssim needs a side greater
@@ -34,6 +34,18 @@ def _check_pair(a: npt.NDArray[np.generic], b: npt.NDArray[np.generic]) -> None:
         raise ValueError(
             f"expected a non-empty (H, W) or (H, W, C) image, got shape {a.shape}"
         )
+
+
+def mse(a: npt.NDArray[np.generic], b: npt.NDArray[np.generic]) -> float:
+    """Mean squared difference of all samples of all channels, in float64.
+
+    Raises:
+        ValueError: the shapes differ or are not 2-D/3-D images.
+    """
+    a = np.asarray(a)
+    b = np.asarray(b)
+    _check_pair(a, b)
+    return float(np.mean(np.square(a.astype(np.float64) - b.astype(np.float64))))
 
 
 def psnr(
@@ -55,13 +67,10 @@ def psnr(
     Raises:
         ValueError: the shapes differ or are not 2-D/3-D images.
     """
-    a = np.asarray(a)
-    b = np.asarray(b)
-    _check_pair(a, b)
-    mse = float(np.mean(np.square(a.astype(np.float64) - b.astype(np.float64))))
-    if mse == 0.0:
+    err = mse(a, b)
+    if err == 0.0:
         return math.inf
-    return 20.0 * math.log10(data_range) - 10.0 * math.log10(mse)
+    return 20.0 * math.log10(data_range) - 10.0 * math.log10(err)
 
 
 def ms_ssim(a: npt.NDArray[np.generic], b: npt.NDArray[np.generic]) -> float:

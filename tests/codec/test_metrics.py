@@ -9,7 +9,7 @@ import pytest
 import torch
 from pytorch_msssim import ms_ssim as reference_ms_ssim
 
-from s2lic.codec.metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
+from s2lic.codec.metrics import MS_SSIM_MIN_SIDE, ms_ssim, mse, psnr
 from tests.conftest import smooth_image
 
 
@@ -26,6 +26,7 @@ def test_psnr_is_one_mse_over_all_channels() -> None:
     a = np.zeros((4, 4, 3), np.uint8)
     b = a.copy()
     b[..., 0] = 6  # channel MSEs 36, 0, 0 -> MSE 12, not a mean of channel PSNRs
+    assert mse(a, b) == mse(b, a) == 12.0  # no uint8 wrap-around
     assert psnr(a, b) == pytest.approx(10 * math.log10(255**2 / 12))
 
 
