@@ -8,7 +8,8 @@ Each size runs in a fresh subprocess (so every peak is its own): the child makes
 native resolution (mirrored copies alternate, so the detail per pixel is that of the
 photos and no edge is a hard seam), loads the model (not timed), then encodes and
 decodes it through the public API (`api.encode` -> bytes -> `api.decode`, the CLI's
-path). It reports wall times, the file's bpp, and peak resident set sizes (``VmHWM``)
+path; with ``--refine N``, N steps of encoder-side refinement, which run on tiles).
+It reports wall times, the file's bpp, and peak resident set sizes (``VmHWM``)
 of the whole process: after loading the model, through encoding, and through
 decoding alone (the peak is reset after encoding, starting from the RSS the process
 still holds then, shown as well); the parent prints a Markdown table.
@@ -104,7 +105,7 @@ def child(args: argparse.Namespace) -> None:
     api.get_codec(args.model, "cpu", None)  # load outside the timings
     after_load = _peak_gib()
     t = time.perf_counter()
-    enc = api.encode(image, quality=args.quality, model=args.model)
+    enc = api.encode(image, quality=args.quality, model=args.model, refine=args.refine)
     encode_s = time.perf_counter() - t
     after_encode = _peak_gib()
     del image
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="1,6,12,24", help="megapixels, comma-separated")
     p.add_argument("--model", default="s2lic-s")
     p.add_argument("--quality", type=float, default=api.DEFAULT_QUALITY)
+    p.add_argument("--refine", type=int, default=0, help="refinement steps (0: off)")
     p.add_argument("--child", type=float, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child is not None:
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
         f"torch threads, torch {torch.__version__}, model {args.model}, "
-        f"quality {args.quality}"
+        f"quality {args.quality}, refine {args.refine}"
     )
     print(
         "| size | pixels | bpp | encode | decode | peak RSS after load | "
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     for mp in (float(s) for s in args.sizes.split(",")):
         cmd = [sys.executable, __file__, str(args.images), "--child", str(mp)]
         cmd += ["--model", args.model, "--quality", str(args.quality)]
+        cmd += ["--refine", str(args.refine)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
             print(f"| {mp:g} MP | failed: {done.stderr.strip().splitlines()[-1:]} |")

@@ -27,7 +27,6 @@ from s2lic.cli.common import (
 )
 from s2lic.codec.api import DEFAULT_QUALITY, encode, get_codec
 from s2lic.codec.image import ImageError, load_image
-from s2lic.codec.refine import MAX_PIXELS as MAX_REFINE_PIXELS
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
 from s2lic.entropy.errors import S2LICError
@@ -76,9 +75,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=(
             "refine each latent for the decoder with N optimisation steps: a lower "
             "rate-distortion cost, most at high qualities, for about N times the "
-            "encoding time (10 is a good start; images up to "
-            f"{MAX_REFINE_PIXELS / 1e6:g} megapixels, about 3.7 GiB of memory per "
-            "megapixel; the files decode as usual)"
+            "encoding time (10 is a good start; large images are refined on tiles "
+            "of 1024 px, ~4 GiB; the files decode as usual)"
         ),
     )
     p.add_argument(

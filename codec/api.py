@@ -29,9 +29,10 @@ from s2lic.codec.image import (
 )
 from s2lic.codec.memory import decode_memory_bytes, physical_memory_bytes
 from s2lic.codec.metrics import mse
-from s2lic.codec.refine import MAX_PIXELS as MAX_REFINE_PIXELS
+from s2lic.codec.refine import TILING as REFINE_TILING
 from s2lic.codec.refine import Refined, refine_latent
 from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, spec_from_id
+from s2lic.codec.tiling import Tiling
 from s2lic.codec.zoo import LoadedModel, load_model
 from s2lic.entropy.bitstream import (
     Container,
@@ -158,9 +159,6 @@ def encode(
 
     Returns:
         `EncodeResult`.
-
-    Raises:
-        LimitError: refinement of an image above `refine.MAX_PIXELS`.
     """
     if quality is not None and bpp is not None:
         raise ValueError("give quality or bpp, not both")
@@ -173,11 +171,6 @@ def encode(
     start = time.perf_counter()  # after loading: report coding time, not set-up
     planes = image if isinstance(image, Planes) else to_planes(image)
     h, w = planes.rgb.shape[:2]
-    if refine and h * w > MAX_REFINE_PIXELS:
-        raise LimitError(
-            f"refinement is limited to {MAX_REFINE_PIXELS / 1e6:g} megapixels "
-            f"(this image has {h * w / 1e6:.1f}): encode it without refinement"
-        )
     net = loaded.model
     x, _ = pad_to_multiple(to_tensor(planes.rgb).to(device), net.pad_multiple)
     alpha = (encode_alpha(planes.alpha),) if planes.alpha is not None else ()
@@ -233,10 +226,11 @@ def refine_image(
     steps: int,
     backend: EntropyCoder,
     lr: float | None = None,
+    tiling: Tiling = REFINE_TILING,
 ) -> Refined:
     """`refine_latent` of y, the latent of `planes` (padded: x), at `quality`, with
     the real cost measured as the decoder will see the file (entropy coder `backend`,
-    8-bit pixels); `lr` as in `refine_latent`."""
+    8-bit pixels); `lr` and `tiling` as in `refine_latent`."""
     h, w = planes.rgb.shape[:2]
 
     def measure(candidate: torch.Tensor) -> tuple[float, float]:
@@ -248,7 +242,7 @@ def refine_image(
 
     # A normal copy: y is an inference tensor, which autograd cannot use.
     result = refine_latent(
-        net, x, y.clone(), quality, steps, measure, size=(h, w), lr=lr
+        net, x, y.clone(), quality, steps, measure, size=(h, w), lr=lr, tiling=tiling
     )
     log.debug(
         "refined at quality %.4f: cost %.4f -> %.4f (step %d of %d)",

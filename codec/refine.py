@@ -13,6 +13,16 @@ The proxies are not the coder, so every `CHECK_EVERY` steps the candidate is cod
 real; the latent with the lowest real cost wins, and the unrefined latent takes part,
 so refinement never returns a worse latent than g_a's by that measure. Only the encoder
 changes: the files are ordinary `.s2lic` files that decode anywhere.
+
+The gradient pass holds every activation of the networks, ~4 GiB per megapixel, so a
+large image is refined on overlapping latent tiles (`TILING`): each tile's loss counts
+the pixels and latent positions of its core only, weighted by their share of the image,
+and the tiles' gradients are summed. Through g_s the sum is the whole image's gradient
+(the overlap makes tiled synthesis match the whole-image pass, `s2lic.codec.tiling`);
+the entropy model's hyperprior and global attention see only the tile, so near borders
+the means (and y_hat, rounded around them) and thus the proxy gradient differ a little.
+The real-cost checks code the whole image; tiled and whole refinement lowered it alike
+(docs/refine.md).
 """
 
 from __future__ import annotations
@@ -26,14 +36,16 @@ import torch
 
 from s2lic.codec.models.base import RDOutput
 from s2lic.codec.models.s2lic import S2LIC
+from s2lic.codec.tiling import Span, Tiling, spans
 from s2lic.codec.training.objective import RateDistortion
 
 __all__ = [
     "LR",
     "CHECK_EVERY",
-    "MAX_PIXELS",
+    "TILING",
     "Refined",
     "default_lr",
+    "proxy_gradient",
     "refine_latent",
     "rd_cost",
 ]
@@ -47,9 +59,9 @@ steps lose at lower qualities, where the proxies are further from the coder; mea
 on Kodak crops (docs/refine.md)."""
 CHECK_EVERY = 5
 """Steps between two real codings of the candidate."""
-MAX_PIXELS = 4_000_000
-"""Largest image refined: the gradient pass holds every activation of g_s at once,
-about 3.7 GiB per megapixel for s2lic-s on the CPU (docs/refine.md)."""
+TILING = Tiling(core=768, overlap=128)
+"""Tiles of the gradient pass, in image pixels: at most 1024 px a side with the
+overlap (~4 GiB for s2lic-s on the CPU, docs/refine.md); a Kodak image is one tile."""
 
 # (latent) -> (MSE of the decoded 8-bit image in [0, 1] units, bits per pixel)
 Measure = Callable[[torch.Tensor], tuple[float, float]]
@@ -96,6 +108,7 @@ def refine_latent(
     lr: float | None = None,
     check_every: int = CHECK_EVERY,
     seed: int = 0,
+    tiling: Tiling = TILING,
 ) -> Refined:
     """Refine g_a's latent y of image x for coding at `quality`.
 
@@ -112,6 +125,7 @@ def refine_latent(
         check_every: steps between real measurements (the last step is always
             measured).
         seed: seed of the proxies' noise, so that encoding is repeatable.
+        tiling: tiles of the gradient pass (an image inside one core runs whole).
 
     Returns:
         `Refined` with the latent of lowest real cost.
@@ -121,8 +135,7 @@ def refine_latent(
     objective = objective or RateDistortion()
     lr = default_lr(quality) if lr is None else lr
     lmbda = float(objective.lambda_of(torch.tensor(quality)))
-    h, w = size or tuple(x.shape[-2:])
-    target = x[..., :h, :w]
+    size = size or (x.shape[-2], x.shape[-1])
     q = torch.tensor([quality], device=x.device)
 
     def cost(candidate: torch.Tensor) -> float:
@@ -140,10 +153,7 @@ def refine_latent(
     with torch.random.fork_rng(devices=devices), torch.enable_grad():
         torch.manual_seed(seed)
         for step in range(1, steps + 1):
-            out = model.forward_latent(var, q, proxy=True)
-            crop = RDOutput(out.x_hat[..., :h, :w], out.likelihoods, out.y_hat)
-            loss = objective(crop, target, q)["loss"]
-            (var.grad,) = torch.autograd.grad(loss, var)
+            loss, var.grad = proxy_gradient(model, var, x, size, q, objective, tiling)
             for group in opt.param_groups:
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))
             opt.step()
@@ -151,7 +161,84 @@ def refine_latent(
                 continue
             candidate = var.detach().clone()
             c = cost(candidate)
-            log.debug("refine step %d: proxy %.4f, real %.4f", step, loss.item(), c)
+            log.debug("refine step %d: proxy %.4f, real %.4f", step, loss, c)
             if c < best.cost:
                 best = Refined(candidate, c, start, step)
     return best
+
+
+def proxy_gradient(
+    model: S2LIC,
+    y: torch.Tensor,
+    x: torch.Tensor,
+    size: tuple[int, int],
+    quality: torch.Tensor,
+    objective: RateDistortion,
+    tiling: Tiling = TILING,
+) -> tuple[float, torch.Tensor]:
+    """The proxy loss of latent y for image x and its gradient, tile by tile.
+
+    Args:
+        model: the codec network.
+        y: (1, M, h, w) the latent.
+        x: (1, 3, 16h, 16w) the padded image in [0, 1].
+        size: (H, W) of the image inside the padding.
+        quality: (1,) the coding quality.
+        objective: the loss (`RateDistortion`).
+        tiling: tiles of the pass, in image pixels.
+
+    Returns:
+        (loss, gradient of the loss with respect to y).
+    """
+    s = model.stride
+    align = model.pad_multiple // s
+    rows = spans(y.shape[-2], tiling.core // s, tiling.overlap // s, align)
+    cols = spans(y.shape[-1], tiling.core // s, tiling.overlap // s, align)
+    grad = torch.zeros_like(y)
+    total = 0.0
+    for r in rows:
+        for c in cols:
+            outer = (
+                ...,
+                slice(r.outer_start, r.outer_stop),
+                slice(c.outer_start, c.outer_stop),
+            )
+            window = y.detach()[outer].clone().requires_grad_(True)
+            loss = _tile_loss(model, window, x, size, quality, objective, r, c)
+            (g,) = torch.autograd.grad(loss, window)
+            grad[outer] += g
+            total += loss.item()
+    return total, grad
+
+
+def _tile_loss(
+    model: S2LIC,
+    window: torch.Tensor,
+    x: torch.Tensor,
+    size: tuple[int, int],
+    quality: torch.Tensor,
+    objective: RateDistortion,
+    r: Span,
+    c: Span,
+) -> torch.Tensor:
+    """The loss of the core of one tile, as its share of the whole image's loss."""
+    out = model.forward_latent(window, quality, proxy=True)
+    s, (h, w) = model.stride, size
+    # The core in pixels, inside the image (the padding has no distortion).
+    top, bottom = r.start * s, min(r.stop * s, h)
+    left, right = c.start * s, min(c.stop * s, w)
+    dy, dx = top - r.outer_start * s, left - c.outer_start * s
+    x_hat = out.x_hat[..., dy : dy + bottom - top, dx : dx + right - left]
+    likelihoods = {}
+    for key, lik in out.likelihoods.items():
+        # Latent positions of the core at this likelihood's resolution (y or z).
+        f = window.shape[-1] // lik.shape[-1]
+        likelihoods[key] = lik[
+            ...,
+            (r.start - r.outer_start) // f : (r.stop - r.outer_start) // f,
+            (c.start - c.outer_start) // f : (c.stop - c.outer_start) // f,
+        ]
+    core = RDOutput(x_hat, likelihoods, out.y_hat)
+    target = x[..., top:bottom, left:right]
+    share = (bottom - top) * (right - left) / (h * w)
+    return objective(core, target, quality)["loss"] * share

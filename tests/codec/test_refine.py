@@ -10,10 +10,11 @@ from PIL import Image
 from s2lic.codec import api
 from s2lic.codec.eval import runner
 from s2lic.codec.image import pad_to_multiple, to_tensor
-from s2lic.codec.refine import LR, default_lr, rd_cost, refine_latent
+from s2lic.codec.models.base import RDOutput
+from s2lic.codec.refine import LR, default_lr, proxy_gradient, rd_cost, refine_latent
+from s2lic.codec.tiling import Tiling
 from s2lic.codec.training.objective import RateDistortion
 from s2lic.entropy.coders import get_coder
-from s2lic.entropy.errors import LimitError
 from tests.conftest import smooth_image
 
 TINY = {"model": "s2lic-tiny"}
@@ -125,14 +126,59 @@ def test_refinement_with_a_target_rate() -> None:
     api.decode(enc.data)
 
 
-def test_refinement_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    img = Image.fromarray(smooth_image(40, 56))
-    monkeypatch.setattr(api, "MAX_REFINE_PIXELS", 40 * 56 - 1)
-    with pytest.raises(LimitError, match="megapixels"):
-        api.encode(img, refine=2, **TINY)
-    api.encode(img, **TINY)  # the limit concerns refinement only
+def test_negative_steps_are_refused() -> None:
     with pytest.raises(ValueError, match=">= 0"):
-        api.encode(img, refine=-1, **TINY)
+        api.encode(Image.fromarray(smooth_image(40, 56)), refine=-1, **TINY)
+
+
+# 100x170 pads to 128x192: a latent of 8x12, i.e. 2x3 tiles with 64-pixel cores.
+SMALL_TILES = Tiling(core=64, overlap=64)
+
+
+def test_one_tile_is_the_training_loss() -> None:
+    net, rgb, x, y = _setup(100, 170)
+    h, w = rgb.shape[:2]
+    q, objective = torch.tensor([0.6]), RateDistortion()
+    var = y.clone().requires_grad_(True)
+    torch.manual_seed(5)
+    out = net.forward_latent(var, q, proxy=True)
+    crop = RDOutput(out.x_hat[..., :h, :w], out.likelihoods, out.y_hat)
+    expected = objective(crop, x[..., :h, :w], q)["loss"]
+    (expected_grad,) = torch.autograd.grad(expected, var)
+    torch.manual_seed(5)
+    loss, grad = proxy_gradient(net, y, x, (h, w), q, objective, Tiling(core=192))
+    assert loss == pytest.approx(expected.item(), rel=1e-6)
+    torch.testing.assert_close(grad, expected_grad)
+
+
+def test_tiles_add_up_to_the_whole_image() -> None:
+    net, rgb, x, y = _setup(100, 170)
+    q, objective = torch.tensor([0.6]), RateDistortion()
+    torch.manual_seed(5)
+    whole, whole_grad = proxy_gradient(net, y, x, rgb.shape[:2], q, objective)
+    torch.manual_seed(5)
+    tiled, tiled_grad = proxy_gradient(
+        net, y, x, rgb.shape[:2], q, objective, SMALL_TILES
+    )
+    # Each tile counts its core's share once: the sum is the whole image's loss,
+    # up to the proxies' noise and the context the tiles do not see.
+    assert tiled == pytest.approx(whole, rel=0.05)
+    cos = torch.nn.functional.cosine_similarity(
+        tiled_grad.flatten(), whole_grad.flatten(), dim=0
+    )
+    assert cos > 0.8
+    # Every tile's core received its gradient.
+    assert (tiled_grad.abs().sum(1) > 0).all()
+
+
+def test_tiled_refinement_lowers_the_real_cost() -> None:
+    net, rgb, x, y = _setup(100, 170)
+    measure, calls = _measure(net, rgb, 1.0)
+    out = refine_latent(
+        net, x, y, 1.0, 5, measure, size=rgb.shape[:2], tiling=SMALL_TILES
+    )
+    assert out.cost < out.start_cost and out.step > 0 and out.y.shape == y.shape
+    assert len(calls) == 2  # the input and the last step, on the whole image
 
 
 def test_eval_names_of_refined_codecs() -> None:
