@@ -18,8 +18,9 @@ e = m.get("s2lic-s")
 print(f"weights/{e['file']}" if e else "")
 PY
 )
-# The run folder: /tmp/run, or the options' --out (a second round on the same warm
-# machine: --init /tmp/run/last.safetensors --out /tmp/run2).
+# The run folder: /tmp/run, or the options' --out (a second run on the same warm
+# machine: --init /tmp/run/last.safetensors --out /tmp/run2 --data .device/data2/*;
+# a later --data replaces the default one).
 run=/tmp/run
 prev=
 for a in "$@"; do [ "$prev" = --out ] && run=$a; prev=$a; done

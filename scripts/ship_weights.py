@@ -6,7 +6,8 @@
         [--dataset ../shared/data/kodak] [--dry-run]
 
 Prints the comparison; on success copies the weights into weights/ and records the
-round (from the run folder's run.json and log.csv) and the Kodak results in
+round (from the run folders' run.json and log.csv; a round that chained runs names
+them all, in order, the weights being the last one's) and the Kodak results in
 weights/manifest.toml. Regenerate docs/results/kodak afterwards (s2lic eval).
 """
 
@@ -16,8 +17,10 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from s2lic.codec.runtime import tune_allocator
 from s2lic.codec.training.objective import RateDistortion
@@ -33,27 +36,40 @@ from s2lic.codec.training.ship import (
 )
 
 
-def _round(run: Path, where: str, trained_on: str) -> dict[str, object]:
-    """Provenance of a training run from its folder (run.json and log.csv)."""
-    state = json.loads((run / "run.json").read_text())
-    cfg = state["config"]
-    with (run / "log.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    rates = [float(r["img_per_s"]) for r in rows[len(rows) // 2 :]] or [0.0]
+def _round(runs: list[Path], where: str, trained_on: str) -> dict[str, object]:
+    """Provenance of a training round from its run folders (run.json and log.csv).
+
+    A round may chain runs on one lent machine (each from the previous one's weights):
+    steps and minutes add up, the data is the union, `init` is the first run's; a
+    setting that changed between the runs is recorded as the list of its values.
+    """
+    states = [json.loads((run / "run.json").read_text()) for run in runs]
+    cfgs = [state["config"] for state in states]
+    rates = []
+    for run in runs:
+        with (run / "log.csv").open() as f:
+            rows = list(csv.DictReader(f))
+        rates += [float(r["img_per_s"]) for r in rows[len(rows) // 2 :]]
+
+    def setting(get: Callable[[dict[str, Any]], object]) -> object:
+        values = [get(cfg) for cfg in cfgs]
+        return values[0] if all(v == values[0] for v in values) else values
+
+    data = dict.fromkeys(Path(d).name for cfg in cfgs for d in cfg["data"])
     return {
         "date": date.today().isoformat(),
         "where": where,
         "trained_on": trained_on,
-        "steps": int(state["step"]),
-        "minutes": round(float(state["elapsed"]) / 60, 1),
-        "images_per_second": round(sum(rates) / len(rates), 2),
-        "data": ", ".join(Path(d).name for d in cfg["data"]),
-        "crop": cfg["crop"],
-        "batch": cfg["batch"],
-        "lr": cfg["lr"],
-        "init": cfg["init"] or "random",
-        "metric": cfg["objective"]["metric"],
-        "lambda": list(RateDistortion(**cfg["objective"]).lambdas),
+        "steps": sum(int(state["step"]) for state in states),
+        "minutes": round(sum(float(state["elapsed"]) for state in states) / 60, 1),
+        "images_per_second": round(sum(rates) / len(rates), 2) if rates else 0.0,
+        "data": ", ".join(data),
+        "crop": setting(lambda c: c["crop"]),
+        "batch": setting(lambda c: c["batch"]),
+        "lr": setting(lambda c: c["lr"]),
+        "init": cfgs[0]["init"] or "random",
+        "metric": setting(lambda c: c["objective"]["metric"]),
+        "lambda": setting(lambda c: list(RateDistortion(**c["objective"]).lambdas)),
     }
 
 
@@ -62,7 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("weights", type=Path)
-    p.add_argument("--run", type=Path, required=True, help="the training run folder")
+    p.add_argument(
+        "--run",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="the training run folder (several: runs chained in one round, in order)",
+    )
     p.add_argument("--where", required=True, help="device of the round, e.g. 'H200'")
     p.add_argument(
         "--trained-on", required=True, choices=TRAINED_ON, help="CPU or GPU round"

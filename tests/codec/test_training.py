@@ -128,7 +128,7 @@ def test_train_resume_and_export(image_dir: Path, tmp_path: Path) -> None:
     info = json.loads((out / "run.json").read_text())
     assert info["step"] == 30 and info["elapsed"] == pytest.approx(state["elapsed"])
     assert info["config"] == state["config"]
-    provenance = _ship_script()._round(out, "here", "cpu")
+    provenance = _ship_script()._round([out], "here", "cpu")
     assert provenance["steps"] == 30 and provenance["init"] == "random"
     assert provenance["images_per_second"] > 0
     # The exported weights encode and decode through the public API.
@@ -149,8 +149,23 @@ def _ship_script() -> ModuleType:
 
 def test_init_from_weights(image_dir: Path, tmp_path: Path) -> None:
     first = train(_cfg(image_dir, tmp_path / "a", steps=3))
-    second = train(_cfg(image_dir, tmp_path / "b", steps=2, init=str(first.weights)))
+    second = train(
+        _cfg(image_dir, tmp_path / "b", steps=2, init=str(first.weights), lr=2e-4)
+    )
     assert second.step == 2  # a new run (fresh optimiser) from the given weights
+    # Chained runs of one GPU round are recorded as one round.
+    runs = [tmp_path / "a", tmp_path / "b"]
+    provenance = _ship_script()._round(runs, "here", "gpu")
+    single = [_ship_script()._round([run], "here", "gpu") for run in runs]
+    assert provenance["steps"] == 5 and provenance["init"] == "random"
+    assert provenance["minutes"] == pytest.approx(
+        sum(float(p["minutes"]) for p in single), abs=0.11
+    )
+    assert provenance["lr"] == [single[0]["lr"], 2e-4] != single[0]["lr"]
+    assert (
+        provenance["crop"] == single[0]["crop"]
+        and provenance["data"] == single[0]["data"]
+    )
 
 
 def _free_port() -> int:
