@@ -41,6 +41,7 @@ __all__ = [
     "format_error",
     "format_seconds",
     "is_s2lic_file",
+    "non_negative_int",
     "positive_int",
     "progress",
     "quality_arg",
@@ -145,15 +146,24 @@ def bpp_arg(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
-    """argparse type of counts such as ``--max-pixels`` (``_`` separators allowed)."""
+def _int_at_least(text: str, minimum: int) -> int:
     try:
         value = int(text.replace("_", "").replace(",", ""))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts such as ``--max-pixels`` (``_`` separators allowed)."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type of limits where 0 means "none", such as ``--max-refine``."""
+    return _int_at_least(text, 0)
 
 
 def device_arg(text: str) -> str:

@@ -10,6 +10,7 @@ from s2lic.cli.common import (
     CLIError,
     add_device_argument,
     check_device,
+    non_negative_int,
     positive_int,
 )
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
@@ -19,8 +20,10 @@ __all__ = ["DEFAULT_PORT", "add_parser", "run"]
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 7860
-# Kept in step with s2lic.web.app.DEFAULT_WEB_MAX_PIXELS, which needs Gradio to import.
+# Kept in step with s2lic.web.app.DEFAULT_WEB_MAX_PIXELS and DEFAULT_WEB_MAX_REFINE,
+# which need Gradio to import.
 _DEFAULT_MAX_PIXELS = 4_000_000
+_DEFAULT_MAX_REFINE = 20
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,6 +67,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="N",
         help=f"refuse larger uploads (default {_DEFAULT_MAX_PIXELS:,})",
     )
+    p.add_argument(
+        "--max-refine",
+        type=non_negative_int,
+        default=_DEFAULT_MAX_REFINE,
+        metavar="N",
+        help="the most encoder-side refinement steps a request may ask for "
+        f"(default {_DEFAULT_MAX_REFINE}; 0 hides the control)",
+    )
     p.set_defaults(run=run)
 
 
@@ -97,7 +108,10 @@ def run(args: argparse.Namespace) -> int:
             "pip install 's2lic[web]'"
         ) from None
     settings = DemoSettings(
-        model=args.model, device=args.device, max_pixels=args.max_pixels
+        model=args.model,
+        device=args.device,
+        max_pixels=args.max_pixels,
+        max_refine=args.max_refine,
     )
     demo = build_app(settings)
     log.debug("serving on http://%s:%d", args.host, args.port)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from s2lic.codec.api import encode as api_encode
@@ -26,6 +28,7 @@ from s2lic.codec.eval.match import (
     match_size,
     quality_range,
 )
+from s2lic.codec.training.objective import RateDistortion
 from s2lic.entropy.bitstream import MAGIC, read_header
 from tests.conftest import smooth_image
 
@@ -285,6 +288,55 @@ def test_compress_to_a_target_bpp(image_file: Path, settings: app.DemoSettings) 
     assert out["rows"][1][1] <= s2lic.size
 
 
+def _rd_cost(comparison: app.Comparison, quality: float) -> float:
+    """The training objective of s2lic's file: λ of `quality` * MSE + bpp."""
+    s = comparison.s2lic
+    mse = float(np.mean((s.decoded.astype(np.float64) - comparison.original) ** 2))
+    lam = float(RateDistortion().lambda_of(torch.tensor(quality)))
+    return lam * mse + 8 * s.size / comparison.pixels
+
+
+def test_compress_with_refinement(
+    image_file: Path, settings: app.DemoSettings, compressed: dict[str, object]
+) -> None:
+    out = app.on_compress(
+        str(image_file), "quality", 0.5, None, ["jpeg"], settings, refine=3.0
+    )
+    comparison = out["comparison"]
+    plain = compressed["comparison"]
+    assert comparison.refine == 3 and plain.refine == 0
+    assert "3 steps of encoder-side refinement" in out["status"]
+    assert "refinement" not in compressed["status"]
+    assert out["rows"][0][0] == f"s2lic ({MODEL}, refined x3)"
+    assert comparison.s2lic.data != plain.s2lic.data
+    assert _rd_cost(comparison, 0.5) < _rd_cost(plain, 0.5)
+    # JPEG is matched to the refined file's size.
+    assert out["rows"][1][1] <= comparison.s2lic.size
+    assert (
+        read_header(out["s2lic_path"].read_bytes()).quality
+        == read_header(plain.s2lic.data).quality
+    )
+
+
+@pytest.mark.parametrize(
+    ("steps", "message"),
+    [
+        (-1, "whole number >= 0"),
+        (1.5, "whole number >= 0"),
+        (math.nan, "whole number >= 0"),
+        (21, "at most 20 refinement steps"),
+    ],
+)
+def test_compress_rejects_bad_refinement(
+    image_file: Path, settings: app.DemoSettings, steps: float, message: str
+) -> None:
+    with pytest.raises(gr.Error) as excinfo:
+        app.on_compress(
+            str(image_file), "quality", 0.5, None, ["jpeg"], settings, refine=steps
+        )
+    assert message in _error_text(excinfo)
+
+
 def test_small_images_have_no_ms_ssim(
     tmp_path: Path, settings: app.DemoSettings
 ) -> None:
@@ -449,7 +501,23 @@ def test_build_app(settings: app.DemoSettings) -> None:
     config = demo.get_config_file()
     ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
     assert {"input-file", "compress", "compare-slider", "results-table"} <= ids
-    assert {"download-s2lic", "zoom", "decode-file", "model-notice"} <= ids
+    assert {"download-s2lic", "zoom", "decode-file", "model-notice", "refine"} <= ids
+
+
+@pytest.mark.parametrize("max_refine", [0, 7])
+def test_refinement_control_follows_the_server_limit(
+    settings: app.DemoSettings, max_refine: int
+) -> None:
+    demo = app.build_app(replace(settings, max_refine=max_refine))
+    (props,) = [
+        c["props"]
+        for c in demo.get_config_file()["components"]
+        if c.get("props", {}).get("elem_id") == "refine"
+    ]
+    assert props["visible"] is (max_refine > 0)
+    assert props["value"] == 0
+    if max_refine:
+        assert props["maximum"] == max_refine
 
 
 @pytest.fixture
@@ -478,6 +546,9 @@ def test_cli_web_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for option in ("--host", "--port", "--device", "--model", "--max-pixels"):
         assert option in out
+    assert "--max-refine" in out and "(default 20;" in out
+    assert main(["web", "--max-refine", "-1"]) == 2
+    assert "must be at least 0" in capsys.readouterr().err
     assert main(["web", "--port", "70000"]) == 1
     assert "--port must be at most 65535" in capsys.readouterr().err
     assert main(["web", "--model", "nope"]) == 2

@@ -245,6 +245,17 @@ def test_compress_and_compare(page: Any, image_file: Path) -> None:
     )
 
 
+def test_compress_with_refinement(page: Any, image_file: Path) -> None:
+    number = page.locator("#refine input[type=number]")
+    number.fill("2")
+    number.press("Enter")
+    _compress(page, image_file, f"{W}x{H}")
+    rows = _table(page)
+    assert rows[0][0] == f"s2lic ({MODEL}, refined x2)"
+    status = page.locator("#status").inner_text()
+    assert "2 steps of encoder-side refinement" in status
+
+
 def test_decode_an_s2lic_file(page: Any, tmp_path: Path) -> None:
     path = tmp_path / "from-api.s2lic"
     image = Image.fromarray(_test_image()[:96, :128])
