@@ -30,7 +30,7 @@ from s2lic.codec.image import (
 from s2lic.codec.memory import decode_memory_bytes, physical_memory_bytes
 from s2lic.codec.metrics import mse
 from s2lic.codec.refine import TILING as REFINE_TILING
-from s2lic.codec.refine import Refined, refine_latent
+from s2lic.codec.refine import Refined, StepCallback, refine_latent
 from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, spec_from_id
 from s2lic.codec.tiling import Tiling
 from s2lic.codec.zoo import LoadedModel, load_model
@@ -140,6 +140,7 @@ def encode(
     device: str = "cpu",
     weights: str | None = None,
     refine: int = 0,
+    on_refine_step: StepCallback | None = None,
 ) -> EncodeResult:
     """Compress an image to `.s2lic` bytes.
 
@@ -156,6 +157,7 @@ def encode(
             off): slower encoding, a lower rate-distortion cost, the same decoder.
             With `bpp`, the latent is refined at the quality found for the target
             and the quality is then searched again on the refined latent.
+        on_refine_step: progress of the refinement, called with (step, steps).
 
     Returns:
         `EncodeResult`.
@@ -204,13 +206,17 @@ def encode(
             code = quality_to_code(DEFAULT_QUALITY if quality is None else quality)
             if refine:
                 q = code_to_quality(code)
-                y = refine_image(net, x, y, planes, q, refine, backend).y
+                y = refine_image(
+                    net, x, y, planes, q, refine, backend, on_step=on_refine_step
+                ).y
             data = at(code, y)
         else:
             data = _search_bpp(at, bpp, planes)
             if refine:
                 q = code_to_quality(read_header(data).quality)
-                y = refine_image(net, x, y, planes, q, refine, backend).y
+                y = refine_image(
+                    net, x, y, planes, q, refine, backend, on_step=on_refine_step
+                ).y
                 data = _search_bpp(functools.partial(at, y=y), bpp, planes)
     header = unpack(data, Limits(max_pixels=max(h * w, 1))).header
     return EncodeResult(data, header, _bpp(data, planes), time.perf_counter() - start)
@@ -227,10 +233,11 @@ def refine_image(
     backend: EntropyCoder,
     lr: float | None = None,
     tiling: Tiling = REFINE_TILING,
+    on_step: StepCallback | None = None,
 ) -> Refined:
     """`refine_latent` of y, the latent of `planes` (padded: x), at `quality`, with
     the real cost measured as the decoder will see the file (entropy coder `backend`,
-    8-bit pixels); `lr` and `tiling` as in `refine_latent`."""
+    8-bit pixels); `lr`, `tiling` and `on_step` as in `refine_latent`."""
     h, w = planes.rgb.shape[:2]
 
     def measure(candidate: torch.Tensor) -> tuple[float, float]:
@@ -242,7 +249,16 @@ def refine_image(
 
     # A normal copy: y is an inference tensor, which autograd cannot use.
     result = refine_latent(
-        net, x, y.clone(), quality, steps, measure, size=(h, w), lr=lr, tiling=tiling
+        net,
+        x,
+        y.clone(),
+        quality,
+        steps,
+        measure,
+        size=(h, w),
+        lr=lr,
+        tiling=tiling,
+        on_step=on_step,
     )
     log.debug(
         "refined at quality %.4f: cost %.4f -> %.4f (step %d of %d)",

@@ -65,6 +65,8 @@ overlap (~4 GiB for s2lic-s on the CPU, docs/refine.md); a Kodak image is one ti
 
 # (latent) -> (MSE of the decoded 8-bit image in [0, 1] units, bits per pixel)
 Measure = Callable[[torch.Tensor], tuple[float, float]]
+StepCallback = Callable[[int, int], None]
+"""Called with (step, steps) after each refinement step."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def refine_latent(
     check_every: int = CHECK_EVERY,
     seed: int = 0,
     tiling: Tiling = TILING,
+    on_step: StepCallback | None = None,
 ) -> Refined:
     """Refine g_a's latent y of image x for coding at `quality`.
 
@@ -126,6 +129,7 @@ def refine_latent(
             measured).
         seed: seed of the proxies' noise, so that encoding is repeatable.
         tiling: tiles of the gradient pass (an image inside one core runs whole).
+        on_step: progress callback, (step, steps) after each step.
 
     Returns:
         `Refined` with the latent of lowest real cost.
@@ -157,13 +161,14 @@ def refine_latent(
             for group in opt.param_groups:
                 group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))
             opt.step()
-            if step % check_every and step != steps:
-                continue
-            candidate = var.detach().clone()
-            c = cost(candidate)
-            log.debug("refine step %d: proxy %.4f, real %.4f", step, loss, c)
-            if c < best.cost:
-                best = Refined(candidate, c, start, step)
+            if not step % check_every or step == steps:
+                candidate = var.detach().clone()
+                c = cost(candidate)
+                log.debug("refine step %d: proxy %.4f, real %.4f", step, loss, c)
+                if c < best.cost:
+                    best = Refined(candidate, c, start, step)
+            if on_step is not None:
+                on_step(step, steps)
     return best
 
 

@@ -406,6 +406,10 @@ def compare(
         f"encoding with {settings.model}"
         + (f", refining its latent ({refine} steps)" if refine else ""),
     )
+
+    def refining(step: int, total: int) -> None:
+        report(step / total / steps, f"refining s2lic's latent: step {step} of {total}")
+
     enc = encode(
         planes,
         quality=quality,
@@ -413,6 +417,7 @@ def compare(
         model=settings.model,
         device=settings.device,
         refine=refine,
+        on_refine_step=refining,
     )
     report(1 / steps, f"decoding with {settings.model}")
     dec = decode(enc.data, device=settings.device)

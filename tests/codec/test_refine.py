@@ -121,9 +121,17 @@ def test_refinement_with_a_target_rate() -> None:
     img = Image.fromarray(smooth_image(64, 96, seed=2))
     low, high = (api.encode(img, quality=q, **TINY).bpp for q in (0.0, 1.0))
     target = (low + high) / 2
-    enc = api.encode(img, bpp=target, refine=3, **TINY)
+    steps: list[tuple[int, int]] = []
+    enc = api.encode(
+        img,
+        bpp=target,
+        refine=3,
+        on_refine_step=lambda *a: steps.append(a),
+        **TINY,
+    )
     assert low <= enc.bpp <= target
     api.decode(enc.data)
+    assert steps == [(1, 3), (2, 3), (3, 3)]  # one refinement, then the search
 
 
 def test_negative_steps_are_refused() -> None:

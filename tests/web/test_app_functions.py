@@ -318,6 +318,29 @@ def test_compress_with_refinement(
     )
 
 
+def test_refinement_reports_its_steps(
+    image_file: Path, settings: app.DemoSettings
+) -> None:
+    reports: list[tuple[float, str]] = []
+    image = app.load_upload(image_file, settings.max_pixels)
+    app.compare(
+        image,
+        settings,
+        quality=0.5,
+        codecs=["jpeg"],
+        refine=2,
+        report=lambda *a: reports.append(a),
+    )
+    messages = [m for _, m in reports]
+    assert messages[0] == f"encoding with {MODEL}, refining its latent (2 steps)"
+    assert messages[1:3] == [
+        "refining s2lic's latent: step 1 of 2",
+        "refining s2lic's latent: step 2 of 2",
+    ]
+    fractions = [f for f, _ in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+
+
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
