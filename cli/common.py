@@ -443,8 +443,8 @@ class Progress(Protocol):
         """Show that work on ``name`` begins."""
         ...
 
-    def advance(self) -> None:
-        """Count one item as done."""
+    def advance(self, n: int = 1) -> None:
+        """Count n units of work as done."""
         ...
 
 
@@ -452,7 +452,7 @@ class _NoProgress:
     def start(self, name: str) -> None:
         pass
 
-    def advance(self) -> None:
+    def advance(self, n: int = 1) -> None:
         pass
 
 
@@ -464,19 +464,19 @@ class _RichProgress:
     def start(self, name: str) -> None:
         self._bar.update(self._task, description=name)  # type: ignore[attr-defined]
 
-    def advance(self) -> None:
-        self._bar.advance(self._task)  # type: ignore[attr-defined]
+    def advance(self, n: int = 1) -> None:
+        self._bar.advance(self._task, n)  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager
 def progress(total: int, label: str) -> Iterator[Progress]:
-    """A progress bar on stderr for ``total`` items, or a no-op.
+    """A progress bar on stderr for ``total`` units of work, or a no-op.
 
-    The bar is shown only for several items and only when stderr is a terminal, so
+    The bar is shown only for several units and only when stderr is a terminal, so
     pipes, logs and tests see plain per-file lines.
 
     Args:
-        total: the number of items.
+        total: the units of work: files, or refinement steps of all files.
         label: the verb shown before the file name, e.g. ``encoding``.
 
     Yields:

@@ -27,6 +27,7 @@ from s2lic.cli.common import (
 )
 from s2lic.codec.api import DEFAULT_QUALITY, encode, get_codec
 from s2lic.codec.image import ImageError, load_image
+from s2lic.codec.refine import StepCallback
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
 from s2lic.entropy.errors import S2LICError
@@ -125,17 +126,26 @@ def run(args: argparse.Namespace) -> int:
         args.coder,
     )
     failed = 0
-    with progress(len(inputs), "encoding") as bar:
+    # Refinement is the slow part: the bar counts its steps, even for one file.
+    per_file = args.refine or 1
+    with progress(len(inputs) * per_file, "encoding") as bar:
         for inp, out in zip(inputs, outputs, strict=True):
             bar.start(inp.name)
+            done = 0
+
+            def step(*_: int) -> None:
+                nonlocal done
+                done += 1
+                bar.advance()
+
             try:
-                line = _encode_one(inp, out, args, weights)
+                line = _encode_one(inp, out, args, weights, step)
             except (S2LICError, OSError) as e:
                 failed += 1
                 print(error_line(file_message(inp, e)), file=sys.stderr, flush=True)
             else:
                 print(line, flush=True)
-            bar.advance()
+            bar.advance(per_file - done)
     if failed and len(inputs) > 1:
         print(
             error_line(f"{failed} of {len(inputs)} files failed"),
@@ -146,7 +156,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _encode_one(
-    inp: Path, out: Path, args: argparse.Namespace, weights: str | None
+    inp: Path,
+    out: Path,
+    args: argparse.Namespace,
+    weights: str | None,
+    on_refine_step: StepCallback,
 ) -> str:
     """Encode one file and return its result line."""
     try:
@@ -169,6 +183,7 @@ def _encode_one(
         device=args.device,
         weights=weights,
         refine=args.refine or 0,
+        on_refine_step=on_refine_step,
     )
     atomic_write(out, result.data, force=args.force)
     return (

@@ -7,6 +7,7 @@ pixels, so the whole file takes seconds. Bad inputs must each give exactly one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -14,7 +15,7 @@ import re
 import subprocess
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -204,6 +205,51 @@ def test_refine(cli: Run, tmp_path: Path) -> None:
     assert read_header(refined).quality == plain.header.quality
     code, _, err = cli("decode", tmp_path / "a.s2lic", "-o", tmp_path / "b.png")
     assert code == 0, err
+
+
+class _Bar:
+    """Records what `s2lic encode` tells its progress bar."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.events: list[tuple[str, object]] = []
+
+    @contextlib.contextmanager
+    def __call__(self, total: int, label: str) -> Iterator[_Bar]:
+        self.total = total
+        yield self
+
+    def start(self, name: str) -> None:
+        self.events.append(("start", name))
+
+    def advance(self, n: int = 1) -> None:
+        self.events.append(("advance", n))
+
+
+def test_refinement_progress_counts_steps(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bar = _Bar()
+    monkeypatch.setattr("s2lic.cli.encode.progress", bar)
+    good = save(rgb_image(), tmp_path / "a.png")
+    bad = tmp_path / "b.png"
+    bad.write_bytes(b"not an image")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    code, _, _ = cli("encode", good, bad, "-o", dest, *MODEL, "--refine", "3")
+    assert code == 1  # b.png failed; a.png was refined and written
+    assert bar.total == 6  # 2 files x 3 steps: one file alone gets a bar too
+    assert bar.events == [
+        ("start", "a.png"),
+        *[("advance", 1)] * 3,
+        ("advance", 0),
+        ("start", "b.png"),
+        ("advance", 3),  # a failed file counts as done
+    ]
+    bar.events.clear()
+    code, _, _ = cli("encode", good, "-o", dest, *MODEL, "--force")
+    assert code == 0 and bar.total == 1
+    assert bar.events == [("start", "a.png"), ("advance", 1)]
 
 
 def test_several_inputs_into_directory(cli: Run, tmp_path: Path) -> None:
