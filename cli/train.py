@@ -32,6 +32,8 @@ _HELP = {
     "clip": "gradient-norm clip (0 = off)",
     "steps": "stop after this many steps (schedule length)",
     "minutes": "stop after this many minutes (and save)",
+    "schedule_minutes": "length of the lr schedule in minutes over all sessions of "
+    "the run (0 = --minutes): stop early, resume later",
     "aux_lr": "learning rate of the z quantiles",
     "init": "start from these weights (fresh optimiser) if there is no checkpoint",
     "holdout": "training images held back for validation",

@@ -18,9 +18,10 @@ e = m.get("s2lic-s")
 print(f"weights/{e['file']}" if e else "")
 PY
 )
-# The run folder: /tmp/run, or the options' --out (a second run on the same warm
-# machine: --init /tmp/run/last.safetensors --out /tmp/run2 --data .device/data2/*;
-# a later --data replaces the default one).
+# A session's two calls share one run: the first with --schedule-minutes T (both
+# calls' minutes), the second resumes /tmp/run with the same T and
+# --data .device/data2/* (a later --data replaces the default one). The run folder is
+# /tmp/run unless the options give another --out.
 run=/tmp/run
 prev=
 for a in "$@"; do [ "$prev" = --out ] && run=$a; prev=$a; done

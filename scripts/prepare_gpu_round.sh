@@ -43,6 +43,7 @@ mkdir -p .device/kodak && cp "$shared"/data/kodak/*.png .device/kodak/
 du -sh .device/* "$(git rev-parse --show-toplevel)" --exclude=.venv --exclude=runs \
     --exclude=.git --exclude=.device
 echo "1. bash scripts/gpu_checks.sh     carry [\".device/wheels\", \".device/kodak\"]"
-echo "2. bash scripts/gpu_round.sh MIN  carry [\".device/wheels\", \".device/data\"]"
-echo "3. bash scripts/gpu_round.sh MIN2 --init /tmp/run/last.safetensors --out /tmp/run2 \\"
-echo "       --warmup 50 --data .device/data2/*   carry [\".device/wheels\", \".device/data2\"]"
+echo "2. bash scripts/gpu_round.sh MIN --schedule-minutes MIN+MIN2"
+echo "       carry [\".device/wheels\", \".device/data\"]"
+echo "3. bash scripts/gpu_round.sh MIN2 --schedule-minutes MIN+MIN2 --data .device/data2/*"
+echo "       carry [\".device/wheels\", \".device/data2\"]   (at once: resumes /tmp/run)"

@@ -55,7 +55,11 @@ def _round(runs: list[Path], where: str, trained_on: str) -> dict[str, object]:
         values = [get(cfg) for cfg in cfgs]
         return values[0] if all(v == values[0] for v in values) else values
 
-    data = dict.fromkeys(Path(d).name for cfg in cfgs for d in cfg["data"])
+    # run.json's "data" lists every session of a resumed run; older ones lack it.
+    folders = [
+        d for state in states for d in state.get("data", state["config"]["data"])
+    ]
+    data = dict.fromkeys(Path(d).name for d in folders)
     return {
         "date": date.today().isoformat(),
         "where": where,

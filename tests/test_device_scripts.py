@@ -62,7 +62,7 @@ def test_hider_hides() -> None:
 def test_training_round_command(images: Path, tmp_path: Path) -> None:
     """gpu_round.sh's `s2lic train` call (tiny model, a few steps, a data worker).
 
-    The chained run of a round passes its own ``--data`` after the script's: the last
+    The second call of a round passes its own ``--data`` after the script's: the last
     one counts (here the first names a folder that does not exist).
     """
     out = tmp_path / "run"
@@ -71,7 +71,7 @@ def test_training_round_command(images: Path, tmp_path: Path) -> None:
         "--data", tmp_path / "not-this-run's-data",
         "--out", out, "--steps", "2", "--crop", "64", "--batch", "2",
         "--workers", "1", "--val-every", "1", "--log-every", "1", "--holdout", "1",
-        "--device", "cpu", "--data", images,
+        "--device", "cpu", "--schedule-minutes", "12", "--data", images,
     )  # fmt: skip
     for name in ("last.safetensors", "run.json", "log.csv", "val.csv"):
         assert (out / name).stat().st_size > 0, name

@@ -60,7 +60,12 @@ class TrainConfig:
         lr, weight_decay, warmup, clip: AdamW and its schedule; `warmup` steps from
             10 % of lr, then cosine to 10 % at the end of the run.
         steps: length of the run in steps (0: until `minutes` runs out).
-        minutes: wall-time budget (0: none); with steps = 0 it also sets the schedule.
+        minutes: wall-time budget of this session (0: none); with steps = 0 it also
+            sets the schedule.
+        schedule_minutes: length of the schedule in minutes trained over all sessions
+            of the run (0: `minutes`). A session may stop before the schedule ends
+            and a resumed one goes on from there, with other `data` if need be: one
+            warm-up, one cosine and one optimiser state over calls of a lent GPU.
         objective: λ range and metric.
         aux_lr: learning rate of the EntropyBottleneck's quantiles.
         init: weights to start from (fresh optimiser) when there is no checkpoint.
@@ -85,6 +90,7 @@ class TrainConfig:
     clip: float = 1.0
     steps: int = 0
     minutes: float = 0.0
+    schedule_minutes: float = 0.0
     objective: RateDistortion = field(default_factory=RateDistortion)
     aux_lr: float = 1e-3
     init: str | None = None
@@ -102,6 +108,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.steps and not self.minutes:
             raise ValueError("give --steps or --minutes (or both)")
+        if self.schedule_minutes < 0:
+            raise ValueError(
+                f"schedule_minutes must be >= 0, got {self.schedule_minutes}"
+            )
 
 
 @dataclass
@@ -146,8 +156,9 @@ class _Schedule:
         p = 0.0
         if self.cfg.steps:
             p = max(p, step / self.cfg.steps)
-        if self.cfg.minutes and not self.cfg.steps:
-            p = max(p, elapsed / (60.0 * self.cfg.minutes))
+        length = self.cfg.schedule_minutes or self.cfg.minutes
+        if length and not self.cfg.steps:
+            p = max(p, elapsed / (60.0 * length))
         return min(p, 1.0)
 
     def lr(self, step: int, elapsed: float) -> float:
@@ -209,6 +220,7 @@ class _Run:
         )
         self.aux_opt = torch.optim.Adam(self.aux_params, lr=cfg.aux_lr)
         self.step, self.elapsed, self.skipped = 0, 0.0, 0
+        self.data = list(cfg.data)  # every session's folders, for the provenance
         if resume:
             self._resume()
         self.net = self._wrap(self.model)
@@ -240,6 +252,7 @@ class _Run:
         self.opt.load_state_dict(state["opt"])
         self.aux_opt.load_state_dict(state["aux_opt"])
         self.step, self.elapsed = state["step"], state["elapsed"]
+        self.data = list(dict.fromkeys([*state.get("data", ()), *self.data]))
         if self.rank == 0:
             log.info(
                 "resumed %s at step %d (%.1f min trained)",
@@ -329,6 +342,7 @@ class _Run:
         info = {
             "step": self.step,
             "elapsed": self.run_time(),
+            "data": self.data,
             "config": _json_safe(dataclasses.asdict(self.cfg)),
         }
         state = {

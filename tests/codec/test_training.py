@@ -21,6 +21,7 @@ from s2lic.codec.models.base import RDOutput
 from s2lic.codec.training import RateDistortion, TrainConfig, train
 from s2lic.codec.training import data as data_mod
 from s2lic.codec.training.data import DataError, RandomCrops, list_images, split_holdout
+from s2lic.codec.training.trainer import _Schedule
 from tests.conftest import smooth_image
 
 
@@ -166,6 +167,41 @@ def test_init_from_weights(image_dir: Path, tmp_path: Path) -> None:
         provenance["crop"] == single[0]["crop"]
         and provenance["data"] == single[0]["data"]
     )
+
+
+def test_a_schedule_over_several_sessions() -> None:
+    """`schedule_minutes`: a session stops mid-schedule, the resumed one goes on."""
+    one = _Schedule(TrainConfig(minutes=6, warmup=0, lr=1.0))
+    split = _Schedule(TrainConfig(minutes=4, schedule_minutes=6, warmup=0, lr=1.0))
+    for elapsed in (0.0, 90.0, 240.0, 300.0, 360.0):
+        assert split.lr(10, elapsed) == pytest.approx(one.lr(10, elapsed))
+    # Without it, the first session anneals to the floor within its own minutes.
+    assert _Schedule(TrainConfig(minutes=4, warmup=0, lr=1.0)).lr(10, 240) == 0.1
+    assert split.lr(10, 240) == pytest.approx(0.1 + 0.9 * 0.25)  # cos(2π/3)
+    with pytest.raises(ValueError, match="schedule_minutes"):
+        TrainConfig(minutes=1, schedule_minutes=-1)
+
+
+def test_a_resumed_run_on_other_data(
+    image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second call of a GPU round: same run folder, the other photographs."""
+    other = tmp_path / "more"
+    other.mkdir()
+    for i in range(3):
+        Image.fromarray(smooth_image(80, 90, seed=20 + i)).save(other / f"b{i}.png")
+    out = tmp_path / "run"
+    train(_cfg(image_dir, out, steps=3))
+    seen: list[float] = []
+    monkeypatch.setattr(
+        _Schedule, "lr", lambda self, step, elapsed: seen.append(step) or 1e-3
+    )
+    train(_cfg(other, out, steps=5))
+    assert seen == [3, 4]  # the step count (and so the warm-up) goes on
+    info = json.loads((out / "run.json").read_text())
+    assert info["step"] == 5 and info["data"] == [str(image_dir), str(other)]
+    provenance = _ship_script()._round([out], "here", "gpu")
+    assert provenance["steps"] == 5 and provenance["data"] == "images, more"
 
 
 def _free_port() -> int:
