@@ -10,16 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from s2lic.cli.common import error_line, file_message, format_bytes, read_input
-from s2lic.codec.registry import spec_from_id
-from s2lic.entropy.bitstream import Limits, unpack
-from s2lic.entropy.coders import coder_from_id
+from s2lic.codec import api
 from s2lic.entropy.errors import S2LICError
 
 __all__ = ["add_parser", "describe", "run"]
-
-# `info` decodes no pixels, so it reports files of any declared size; only the file
-# length itself is bounded (by `read_input`).
-_NO_LIMITS = Limits(max_pixels=1 << 64, max_stream_bytes=1 << 32)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,46 +40,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def describe(path: Path) -> dict[str, Any]:
-    """Read and verify one file and describe it.
-
-    Args:
-        path: an `.s2lic` file.
-
-    Returns:
-        The fields printed by ``s2lic info --json``.
+    """Read, verify and describe one file (`api.describe` with its name first).
 
     Raises:
         S2LICError: the file cannot be read, is not an `.s2lic` file, is truncated
             or corrupted.
     """
-    data = read_input(path)
-    container = unpack(data, _NO_LIMITS)
-    h = container.header
-    try:
-        model: str = spec_from_id(h.model_id).name
-    except S2LICError:
-        model = f"unknown (id {h.model_id})"
-    try:
-        coder: str = coder_from_id(h.coder_id).name
-    except S2LICError:
-        coder = f"unknown (id {h.coder_id})"
-    return {
-        "file": os.fsdecode(path),
-        "model": model,
-        "model_id": h.model_id,
-        "weights_id": h.weights_id.hex(),
-        "coder": coder,
-        "coder_id": h.coder_id,
-        "width": h.width,
-        "height": h.height,
-        "mode": h.mode.name,
-        "quality": h.quality_value,
-        "quality_code": h.quality,
-        "symbol_crc": f"{h.symbol_crc:08x}",
-        "streams": [len(s) for s in container.streams],
-        "bytes": len(data),
-        "bpp": 8.0 * len(data) / h.pixels,
-    }
+    return {"file": os.fsdecode(path), **api.describe(read_input(path))}
 
 
 def _text(info: dict[str, Any]) -> str:

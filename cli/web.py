@@ -14,16 +14,13 @@ from s2lic.cli.common import (
     positive_int,
 )
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
+from s2lic.web.comparison import DEFAULT_WEB_MAX_PIXELS, DEFAULT_WEB_MAX_REFINE
 
 __all__ = ["DEFAULT_PORT", "add_parser", "run"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 7860
-# Kept in step with s2lic.web.app.DEFAULT_WEB_MAX_PIXELS and DEFAULT_WEB_MAX_REFINE,
-# which need Gradio to import.
-_DEFAULT_MAX_PIXELS = 4_000_000
-_DEFAULT_MAX_REFINE = 20
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,17 +60,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--max-pixels",
         type=positive_int,
-        default=_DEFAULT_MAX_PIXELS,
+        default=DEFAULT_WEB_MAX_PIXELS,
         metavar="N",
-        help=f"refuse larger uploads (default {_DEFAULT_MAX_PIXELS:,})",
+        help=f"refuse larger uploads (default {DEFAULT_WEB_MAX_PIXELS:,})",
     )
     p.add_argument(
         "--max-refine",
         type=non_negative_int,
-        default=_DEFAULT_MAX_REFINE,
+        default=DEFAULT_WEB_MAX_REFINE,
         metavar="N",
         help="the most encoder-side refinement steps a request may ask for "
-        f"(default {_DEFAULT_MAX_REFINE}; 0 hides the control)",
+        f"(default {DEFAULT_WEB_MAX_REFINE}; 0 hides the control)",
     )
     p.set_defaults(run=run)
 

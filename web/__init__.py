@@ -1,4 +1,5 @@
-"""The Gradio compare-and-compress web demo (`app.py`, run by `s2lic web`) and the
-bundled example images (`examples/`)."""
+"""The compare-and-compress web demo, run by ``s2lic web``: `comparison` (what a
+request computes), `views` (how it is shown), `app` (the Gradio page) and the bundled
+example images (`examples/`)."""
 
 __all__: list[str] = []

@@ -126,3 +126,17 @@ def test_stream_count_is_checked() -> None:
     c = unpack(enc.data)
     with pytest.raises(S2LICError, match="streams"):
         api.decode(pack(Container(c.header, c.streams[:1])))
+
+
+def test_describe() -> None:
+    img = Image.fromarray(smooth_image(40, 56)).convert("LA")
+    enc = api.encode(img, quality=0.3, model="s2lic-tiny", coder="torchac")
+    info = api.describe(enc.data)
+    assert (info["model"], info["model_id"]) == ("s2lic-tiny", enc.header.model_id)
+    assert (info["coder"], info["width"], info["height"]) == ("torchac", 56, 40)
+    assert info["mode"] == enc.header.mode.name and info["quality"] == enc.quality
+    assert info["weights_id"] == enc.header.weights_id.hex()
+    assert info["bytes"] == len(enc.data) and info["bpp"] == pytest.approx(enc.bpp)
+    assert sum(info["streams"]) < len(enc.data) and len(info["streams"]) >= 3
+    with pytest.raises(S2LICError):
+        api.describe(enc.data[:-3])

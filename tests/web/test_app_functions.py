@@ -2,9 +2,9 @@
 
 `s2lic.codec.eval.match` is tested on real JPEG and WebP files of a generated image
 (against an exhaustive search over the quality) and on synthetic size curves. The
-app's functions run the tiny model (seeded random weights) on images of a few
-thousand pixels; every bad input must end as a `gr.Error` with a one-line message,
-never as another exception.
+demo's functions (`s2lic.web.comparison`, `views` and the `app` handlers) run the tiny
+model (seeded random weights) on images of a few thousand pixels; every bad input must
+end as a `gr.Error` with a one-line message, never as another exception.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from s2lic.codec.api import encode as api_encode
+from s2lic.codec.api import get_codec
 from s2lic.codec.eval.classical import get_classical
 from s2lic.codec.eval.match import (
     MatchStatus,
@@ -30,6 +31,16 @@ from s2lic.codec.eval.match import (
 )
 from s2lic.codec.training.objective import RateDistortion
 from s2lic.entropy.bitstream import MAGIC, read_header
+from s2lic.web.comparison import (
+    ORIGINAL,
+    Comparison,
+    DemoSettings,
+    compare,
+    example_paths,
+    load_upload,
+    model_notice,
+)
+from s2lic.web.views import TABLE_HEADERS, mark_zoom, table_rows, view_pair, zoom_crops
 from tests.conftest import smooth_image
 
 gr = pytest.importorskip("gradio", reason="the web extra is not installed")
@@ -181,8 +192,8 @@ def test_quality_ranges_are_lossy() -> None:
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> app.DemoSettings:
-    return app.DemoSettings(
+def settings(tmp_path_factory: pytest.TempPathFactory) -> DemoSettings:
+    return DemoSettings(
         model=MODEL, max_pixels=100_000, workdir=tmp_path_factory.mktemp("web")
     )
 
@@ -195,7 +206,7 @@ def image_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def compressed(image_file: Path, settings: app.DemoSettings) -> dict[str, object]:
+def compressed(image_file: Path, settings: DemoSettings) -> dict[str, object]:
     return app.on_compress(
         str(image_file), "quality", 0.5, None, ["jpeg", "webp"], settings
     )
@@ -203,15 +214,15 @@ def compressed(image_file: Path, settings: app.DemoSettings) -> dict[str, object
 
 def test_compress_table_rows(compressed: dict[str, object]) -> None:
     comparison = compressed["comparison"]
-    assert isinstance(comparison, app.Comparison)
+    assert isinstance(comparison, Comparison)
     rows = compressed["rows"]
-    assert rows == app.table_rows(comparison)
+    assert rows == table_rows(comparison)
     assert [r[0] for r in rows] == [
         f"s2lic ({MODEL})",
         "JPEG 4:2:0 (libjpeg-turbo)",
         "WebP (libwebp)",
     ]
-    assert all(len(r) == len(app.TABLE_HEADERS) for r in rows)
+    assert all(len(r) == len(TABLE_HEADERS) for r in rows)
     s2lic_bytes = rows[0][1]
     for row, result in zip(rows, comparison.results, strict=True):
         _, size, bpp, vs, quality, psnr_text, ms_ssim_text, enc_ms, dec_ms = row
@@ -242,11 +253,11 @@ def test_compress_decoded_images_and_metrics(compressed: dict[str, object]) -> N
     jpeg = comparison.results[1]
     left, right = compressed["slider"]
     assert left is comparison.original and right is comparison.s2lic.decoded
-    assert comparison.names() == [app.ORIGINAL, "s2lic", "JPEG", "WebP"]
-    a, b = app.view_pair(comparison, "JPEG", "s2lic")
+    assert comparison.names() == [ORIGINAL, "s2lic", "JPEG", "WebP"]
+    a, b = view_pair(comparison, "JPEG", "s2lic")
     assert a is jpeg.decoded
     with pytest.raises(ValueError, match="no result named"):
-        app.view_pair(comparison, "BMP", "s2lic")
+        view_pair(comparison, "BMP", "s2lic")
 
 
 def test_downloads(compressed: dict[str, object], image_file: Path) -> None:
@@ -269,26 +280,26 @@ def test_zoom_crops(compressed: dict[str, object]) -> None:
         assert caption
     assert "crop PSNR" in crops[1][1]
     # A corner click moves the square inside the image; the crop is 4x nearest.
-    (orig, caption), *_ = app.zoom_crops(comparison, (0, 0))
-    assert caption.startswith(f"{app.ORIGINAL} (0,0)")
+    (orig, caption), *_ = zoom_crops(comparison, (0, 0))
+    assert caption.startswith(f"{ORIGINAL} (0,0)")
     assert np.array_equal(orig[::4, ::4], comparison.original[:96, :96])
-    (corner, _), *_ = app.zoom_crops(comparison, (W + 50, H + 50))
+    (corner, _), *_ = zoom_crops(comparison, (W + 50, H + 50))
     assert np.array_equal(corner[::4, ::4], comparison.original[-96:, -96:])
-    marked = app.mark_zoom(comparison.original, (10, 10))
+    marked = mark_zoom(comparison.original, (10, 10))
     assert marked.shape == comparison.original.shape
     assert not np.array_equal(marked, comparison.original)
     zoomed, _ = app.on_zoom(comparison, (30.0, 40.0))
     assert len(zoomed) == len(crops)
 
 
-def test_compress_to_a_target_bpp(image_file: Path, settings: app.DemoSettings) -> None:
+def test_compress_to_a_target_bpp(image_file: Path, settings: DemoSettings) -> None:
     out = app.on_compress(str(image_file), "target bpp", 0.5, 2.0, ["jpeg"], settings)
     s2lic = out["comparison"].s2lic
     assert 0 < 8 * s2lic.size / (H * W) <= 2.0
     assert out["rows"][1][1] <= s2lic.size
 
 
-def _rd_cost(comparison: app.Comparison, quality: float) -> float:
+def _rd_cost(comparison: Comparison, quality: float) -> float:
     """The training objective of s2lic's file: λ of `quality` * MSE + bpp."""
     s = comparison.s2lic
     mse = float(np.mean((s.decoded.astype(np.float64) - comparison.original) ** 2))
@@ -297,7 +308,7 @@ def _rd_cost(comparison: app.Comparison, quality: float) -> float:
 
 
 def test_compress_with_refinement(
-    image_file: Path, settings: app.DemoSettings, compressed: dict[str, object]
+    image_file: Path, settings: DemoSettings, compressed: dict[str, object]
 ) -> None:
     out = app.on_compress(
         str(image_file), "quality", 0.5, None, ["jpeg"], settings, refine=3.0
@@ -318,12 +329,10 @@ def test_compress_with_refinement(
     )
 
 
-def test_refinement_reports_its_steps(
-    image_file: Path, settings: app.DemoSettings
-) -> None:
+def test_refinement_reports_its_steps(image_file: Path, settings: DemoSettings) -> None:
     reports: list[tuple[float, str]] = []
-    image = app.load_upload(image_file, settings.max_pixels)
-    app.compare(
+    image = load_upload(image_file, settings.max_pixels)
+    compare(
         image,
         settings,
         quality=0.5,
@@ -351,7 +360,7 @@ def test_refinement_reports_its_steps(
     ],
 )
 def test_compress_rejects_bad_refinement(
-    image_file: Path, settings: app.DemoSettings, steps: float, message: str
+    image_file: Path, settings: DemoSettings, steps: float, message: str
 ) -> None:
     with pytest.raises(gr.Error) as excinfo:
         app.on_compress(
@@ -360,9 +369,7 @@ def test_compress_rejects_bad_refinement(
     assert message in _error_text(excinfo)
 
 
-def test_small_images_have_no_ms_ssim(
-    tmp_path: Path, settings: app.DemoSettings
-) -> None:
+def test_small_images_have_no_ms_ssim(tmp_path: Path, settings: DemoSettings) -> None:
     path = tmp_path / "small.png"
     Image.fromarray(smooth_image(48, 64)).save(path)
     out = app.on_compress(str(path), "quality", 0.2, None, ["jpeg"], settings)
@@ -373,12 +380,12 @@ def test_small_images_have_no_ms_ssim(
 
 
 def test_unavailable_codecs_are_skipped(
-    image_file: Path, settings: app.DemoSettings, monkeypatch: pytest.MonkeyPatch
+    image_file: Path, settings: DemoSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     webp = get_classical("webp")
     monkeypatch.setattr(type(webp), "unavailable", lambda self: "not here")
-    image = app.load_upload(image_file, settings.max_pixels)
-    comparison = app.compare(image, settings, codecs=["webp"], quality=0.1)
+    image = load_upload(image_file, settings.max_pixels)
+    comparison = compare(image, settings, codecs=["webp"], quality=0.1)
     assert len(comparison.results) == 1
     assert comparison.skipped == ("WebP: not here",)
 
@@ -395,9 +402,7 @@ def _error_text(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
     return message
 
 
-def test_compress_rejects_bad_uploads(
-    tmp_path: Path, settings: app.DemoSettings
-) -> None:
+def test_compress_rejects_bad_uploads(tmp_path: Path, settings: DemoSettings) -> None:
     def compress(path: str | None, **kw: object) -> pytest.ExceptionInfo[BaseException]:
         with pytest.raises(gr.Error) as excinfo:
             app.on_compress(path, "quality", 0.5, None, ["jpeg"], settings, **kw)
@@ -427,7 +432,7 @@ def test_compress_rejects_bad_uploads(
 
 
 def test_upload_preview(
-    image_file: Path, tmp_path: Path, settings: app.DemoSettings
+    image_file: Path, tmp_path: Path, settings: DemoSettings
 ) -> None:
     preview, info = app.on_upload(str(image_file), settings)
     assert preview.shape == (H, W, 3)
@@ -441,7 +446,7 @@ def test_upload_preview(
 
 
 def test_internal_errors_become_messages(
-    image_file: Path, settings: app.DemoSettings, monkeypatch: pytest.MonkeyPatch
+    image_file: Path, settings: DemoSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
@@ -460,7 +465,7 @@ def s2lic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_decode_upload(s2lic_file: Path, settings: app.DemoSettings) -> None:
+def test_decode_upload(s2lic_file: Path, settings: DemoSettings) -> None:
     header, image, png = app.on_decode(str(s2lic_file), settings)
     assert isinstance(image, Image.Image) and image.size == (56, 40)
     assert png.is_file() and png.name == "made-by-api.png"
@@ -471,7 +476,7 @@ def test_decode_upload(s2lic_file: Path, settings: app.DemoSettings) -> None:
 
 
 def test_decode_rejects_bad_files(
-    s2lic_file: Path, image_file: Path, tmp_path: Path, settings: app.DemoSettings
+    s2lic_file: Path, image_file: Path, tmp_path: Path, settings: DemoSettings
 ) -> None:
     def decode(path: Path | None) -> str:
         with pytest.raises(gr.Error) as excinfo:
@@ -503,22 +508,22 @@ def test_decode_rejects_bad_files(
 
 
 def test_model_notice_says_when_weights_are_untrained(
-    settings: app.DemoSettings,
+    settings: DemoSettings,
 ) -> None:
-    notice = app.model_notice(settings)
+    notice = model_notice(settings)
     assert MODEL in notice
-    loaded = app.get_codec(MODEL, "cpu", None)
+    loaded = get_codec(MODEL, "cpu", None)
     assert ("no trained weights" in notice) == (not loaded.trained)
 
 
 def test_example_images() -> None:
-    paths = app.example_paths()
+    paths = example_paths()
     assert [p.name for p in paths] == ["kitten.jpg"]
     with Image.open(paths[0]) as im:
         assert im.size == (756, 512)
 
 
-def test_build_app(settings: app.DemoSettings) -> None:
+def test_build_app(settings: DemoSettings) -> None:
     demo = app.build_app(settings)
     assert isinstance(demo, gr.Blocks)
     config = demo.get_config_file()
@@ -529,7 +534,7 @@ def test_build_app(settings: app.DemoSettings) -> None:
 
 @pytest.mark.parametrize("max_refine", [0, 7])
 def test_refinement_control_follows_the_server_limit(
-    settings: app.DemoSettings, max_refine: int
+    settings: DemoSettings, max_refine: int
 ) -> None:
     demo = app.build_app(replace(settings, max_refine=max_refine))
     (props,) = [
