@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from PIL import Image
 
+from s2lic.codec.alpha import decode_alpha, encode_alpha
 from s2lic.codec.image import (
     Planes,
     crop,
-    decode_alpha,
-    encode_alpha,
     from_planes,
     pad_to_multiple,
     to_planes,
