@@ -24,7 +24,7 @@ from s2lic.cli.common import (
     progress,
 )
 from s2lic.codec.eval.classical import list_classical
-from s2lic.codec.eval.runner import learned_model
+from s2lic.codec.eval.codecs import learned_model
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
 
 __all__ = ["add_parser", "quality_spec", "run"]
@@ -209,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
         S2LICError: bad dataset, codec names, qualities, anchor, references or
             output folder; nothing has been measured then.
     """
+    from s2lic.codec.eval import codecs as lineup
     from s2lic.codec.eval import report, runner
 
     dataset = Path(os.path.abspath(args.dataset))
@@ -219,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         check_device(args.device)
     weights = os.fsdecode(args.weights) if args.weights is not None else None
     codecs = [
-        runner.make_codec(
+        lineup.make_codec(
             n, device=args.device, weights=weights, qualities=grids.get(n)
         )
         for n in names
@@ -239,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--out must not be the dataset directory (plots are images)")
     _prepare_out(out)
 
-    available, skipped = runner.split_available(codecs)
+    available, skipped = lineup.split_available(codecs)
     for name, why in skipped.items():
         log.warning("skipping %s: %s", name, why)
     if not available:

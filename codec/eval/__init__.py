@@ -3,6 +3,7 @@
 - `classical`: the classical codecs (JPEG, WebP, JPEG 2000, AVIF, JPEG XL, HEIC)
   through maintained libraries, each with its exact settings and quality grid.
 - `bd`: Bjøntegaard deltas (BD-rate, BD-PSNR) with PCHIP interpolation.
+- `codecs`: every codec of an evaluation by name, behind one `Codec` surface.
 - `runner`, `report`: the measurement loop and its tables and plots.
 
 The metrics themselves (PSNR, MS-SSIM) are in `s2lic.codec.metrics`. Like

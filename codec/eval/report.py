@@ -34,15 +34,8 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from s2lic.codec.eval.bd import bd_rate
-from s2lic.codec.eval.runner import (
-    CSV_NAME,
-    Codec,
-    EvalError,
-    EvalResult,
-    Point,
-    S2LICCodec,
-    summarize,
-)
+from s2lic.codec.eval.codecs import Codec, EvalError, S2LICCodec
+from s2lic.codec.eval.runner import CSV_NAME, EvalResult, Point, summarize
 
 __all__ = [
     "DEFAULT_ANCHOR",

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from s2lic.cli.__main__ import main
+from s2lic.codec.eval import codecs as lineup
 from s2lic.codec.eval import runner
 from s2lic.codec.eval.classical import ClassicalCodec
 from tests.conftest import smooth_image
@@ -106,7 +107,7 @@ def test_eval_writes_every_output_and_resumes(
     def boom(*args: object) -> bytes:
         raise AssertionError("a finished point was encoded again")
 
-    monkeypatch.setattr(runner.S2LICCodec, "encode", boom)
+    monkeypatch.setattr(lineup.S2LICCodec, "encode", boom)
     monkeypatch.setattr(ClassicalCodec, "encode", boom)
     code, stdout, err = cli(
         dataset, *FAST, *JPEG, "--out", out, "--reference", references

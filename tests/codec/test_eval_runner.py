@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from s2lic.codec import api
+from s2lic.codec.eval import codecs as lineup
 from s2lic.codec.eval import report, runner
 from s2lic.codec.eval.classical import ClassicalCodec
 from s2lic.codec.metrics import psnr
@@ -37,10 +38,10 @@ def make_dataset(folder: Path, count: int = 2) -> list[Path]:
     return runner.find_images(folder)
 
 
-def codecs() -> list[runner.Codec]:
+def codecs() -> list[lineup.Codec]:
     return [
-        runner.make_codec("s2lic-tiny", qualities=S2LIC_GRID),
-        runner.make_codec("jpeg", qualities=JPEG_GRID),
+        lineup.make_codec("s2lic-tiny", qualities=S2LIC_GRID),
+        lineup.make_codec("jpeg", qualities=JPEG_GRID),
     ]
 
 
@@ -103,10 +104,10 @@ def test_find_images(tmp_path: Path) -> None:
     images = make_dataset(tmp_path / "d", 3)
     assert [p.name for p in images] == ["img0.png", "img1.png", "img2.png"]
     assert len(runner.find_images(tmp_path / "d", limit=2)) == 2
-    with pytest.raises(runner.EvalError, match="does not exist"):
+    with pytest.raises(lineup.EvalError, match="does not exist"):
         runner.find_images(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(runner.EvalError, match="no images"):
+    with pytest.raises(lineup.EvalError, match="no images"):
         runner.find_images(tmp_path / "empty")
 
 
@@ -152,7 +153,7 @@ def test_resume_measures_nothing(
     def boom(*args: object) -> bytes:
         raise AssertionError("encode called on a finished point")
 
-    monkeypatch.setattr(runner.S2LICCodec, "encode", boom)
+    monkeypatch.setattr(lineup.S2LICCodec, "encode", boom)
     monkeypatch.setattr(ClassicalCodec, "encode", boom)
     done: list[str] = []
     again = runner.run_eval(
@@ -166,7 +167,7 @@ def test_resume_measures_nothing(
 
 def test_resume_after_a_truncated_row(tmp_path: Path) -> None:
     images = make_dataset(tmp_path / "d", 1)
-    jpeg = [runner.make_codec("jpeg", qualities=JPEG_GRID)]
+    jpeg = [lineup.make_codec("jpeg", qualities=JPEG_GRID)]
     first = runner.run_eval(images, jpeg, tmp_path / "out", workers=1)
     journal = tmp_path / "out" / runner.CSV_NAME
     text = journal.read_text()
@@ -183,7 +184,7 @@ def test_other_settings_are_not_resumed(tmp_path: Path) -> None:
     changed = RawCodec(settings="raw pixels, other settings")
     result = runner.run_eval(images, [changed], tmp_path / "o", workers=1)
     assert result.measured == 1 and result.stale == {"raw": 1}
-    assert [p.config for p in result.points] == [runner.config_id(changed)]
+    assert [p.config for p in result.points] == [lineup.config_id(changed)]
     assert result.points[0].psnr == math.inf  # lossless; the report must cope
     journal = tmp_path / "o" / runner.CSV_NAME
     assert len(runner.read_points(journal)) == 2
@@ -196,12 +197,12 @@ def test_other_settings_are_not_resumed(tmp_path: Path) -> None:
 
 def test_foreign_csv_is_refused(tmp_path: Path) -> None:
     (tmp_path / runner.CSV_NAME).write_text("a,b\n1,2\n")
-    with pytest.raises(runner.EvalError, match="not a results file"):
+    with pytest.raises(lineup.EvalError, match="not a results file"):
         runner.read_points(tmp_path / runner.CSV_NAME)
 
 
 def test_pool_gives_the_same_points(evaluated: Evaluated, tmp_path: Path) -> None:
-    jpeg = [runner.make_codec("jpeg", qualities=JPEG_GRID)]
+    jpeg = [lineup.make_codec("jpeg", qualities=JPEG_GRID)]
     pooled = runner.run_eval(evaluated.images, jpeg, tmp_path, workers=2)
     serial = [p for p in evaluated.result.points if p.codec == "jpeg"]
     assert rows(pooled.points, False) == rows(serial, False)
@@ -209,7 +210,7 @@ def test_pool_gives_the_same_points(evaluated: Evaluated, tmp_path: Path) -> Non
 
 def test_unavailable_codec_is_split_off() -> None:
     missing = RawCodec(name="fake", missing="libfake is not installed")
-    ready, skipped = runner.split_available([*codecs(), missing])
+    ready, skipped = lineup.split_available([*codecs(), missing])
     assert [c.name for c in ready] == ["s2lic-tiny", "jpeg"]
     assert skipped == {"fake": "libfake is not installed"}
 
@@ -231,11 +232,11 @@ def test_a_failing_point_does_not_stop_the_run(tmp_path: Path) -> None:
 
 
 def test_qualities_are_checked() -> None:
-    with pytest.raises(runner.EvalError, match=r"in \[0, 1\]"):
-        runner.make_codec("s2lic-tiny", qualities=(0.5, 2.0))
-    with pytest.raises(runner.EvalError, match="unknown codec 'gif'.*jpeg"):
-        runner.make_codec("gif")
-    assert runner.make_codec("jpeg", qualities=(30, 10)).qualities == (10, 30)
+    with pytest.raises(lineup.EvalError, match=r"in \[0, 1\]"):
+        lineup.make_codec("s2lic-tiny", qualities=(0.5, 2.0))
+    with pytest.raises(lineup.EvalError, match="unknown codec 'gif'.*jpeg"):
+        lineup.make_codec("gif")
+    assert lineup.make_codec("jpeg", qualities=(30, 10)).qualities == (10, 30)
 
 
 # -------------------------------------------------------------------------------------
@@ -336,7 +337,7 @@ def test_bd_rate_table_says_na_without_overlap(tmp_path: Path) -> None:
 
 
 def test_incomplete_qualities_are_left_out(evaluated: Evaluated) -> None:
-    jpeg = runner.make_codec("jpeg", qualities=JPEG_GRID)
+    jpeg = lineup.make_codec("jpeg", qualities=JPEG_GRID)
     some = [
         p
         for p in evaluated.result.points

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from s2lic.codec import api
-from s2lic.codec.eval import runner
+from s2lic.codec.eval import codecs as lineup
 from s2lic.codec.image import pad_to_multiple, to_tensor
 from s2lic.codec.models.base import RDOutput
 from s2lic.codec.refine import LR, default_lr, proxy_gradient, rd_cost, refine_latent
@@ -190,17 +190,17 @@ def test_tiled_refinement_lowers_the_real_cost() -> None:
 
 
 def test_eval_names_of_refined_codecs() -> None:
-    assert runner.learned_model("s2lic-tiny") == ("s2lic-tiny", 0)
-    assert runner.learned_model("s2lic-tiny+refine12") == ("s2lic-tiny", 12)
+    assert lineup.learned_model("s2lic-tiny") == ("s2lic-tiny", 0)
+    assert lineup.learned_model("s2lic-tiny+refine12") == ("s2lic-tiny", 12)
     for bad in ("s2lic-tiny+refine0", "s2lic-tiny+refine", "jpeg", "nope+refine3"):
-        assert runner.learned_model(bad) is None
-    plain = runner.make_codec("s2lic-tiny", qualities=(0.5,))
-    refined = runner.make_codec("s2lic-tiny+refine4", qualities=(0.5,))
+        assert lineup.learned_model(bad) is None
+    plain = lineup.make_codec("s2lic-tiny", qualities=(0.5,))
+    refined = lineup.make_codec("s2lic-tiny+refine4", qualities=(0.5,))
     assert (refined.name, refined.refine) == ("s2lic-tiny+refine4", 4)
     assert "refine 4" in refined.label and "refine 4" in refined.settings
     # Points of the two are kept apart in journals and reports.
-    assert runner.config_id(refined) != runner.config_id(plain)
+    assert lineup.config_id(refined) != lineup.config_id(plain)
     rgb = smooth_image(40, 56)
     assert refined.encode(rgb, 0.5) != plain.encode(rgb, 0.5)
-    with pytest.raises(runner.EvalError, match="unknown codec"):
-        runner.make_codec("s2lic-tiny+refinex")
+    with pytest.raises(lineup.EvalError, match="unknown codec"):
+        lineup.make_codec("s2lic-tiny+refinex")
