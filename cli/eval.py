@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
             output folder; nothing has been measured then.
     """
     from s2lic.codec.eval import codecs as lineup
-    from s2lic.codec.eval import report, runner
+    from s2lic.codec.eval import curves, report, runner
 
     dataset = Path(os.path.abspath(args.dataset))
     images = runner.find_images(dataset, args.limit)
@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
         for n in names
     ]
     ref_dir = _reference_dir(args, dataset)
-    references = report.load_references(ref_dir) if ref_dir is not None else []
+    references = curves.load_references(ref_dir) if ref_dir is not None else []
     if args.anchor is not None and args.anchor not in names + [
         r.key for r in references
     ]:

@@ -4,7 +4,8 @@
   through maintained libraries, each with its exact settings and quality grid.
 - `bd`: Bjøntegaard deltas (BD-rate, BD-PSNR) with PCHIP interpolation.
 - `codecs`: every codec of an evaluation by name, behind one `Codec` surface.
-- `runner`, `report`: the measurement loop and its tables and plots.
+- `runner`: the measurement loop and its journal; `curves`: measured and published
+  RD curves; `report`: the JSONs, tables and plots.
 
 The metrics themselves (PSNR, MS-SSIM) are in `s2lic.codec.metrics`. Like
 `s2lic.codec`, this package imports nothing at import time; import the submodules.

@@ -26,7 +26,7 @@ import tomllib
 
 from s2lic.codec.eval.bd import bd_psnr, bd_rate
 from s2lic.codec.eval.codecs import S2LICCodec, make_codec
-from s2lic.codec.eval.report import Curve, measured_curve
+from s2lic.codec.eval.curves import Curve, measured_curve
 from s2lic.codec.eval.runner import find_images, run_eval
 from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import config_json, load_model, read_manifest, weights_dir

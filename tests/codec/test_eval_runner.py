@@ -19,7 +19,7 @@ from PIL import Image
 
 from s2lic.codec import api
 from s2lic.codec.eval import codecs as lineup
-from s2lic.codec.eval import report, runner
+from s2lic.codec.eval import curves, report, runner
 from s2lic.codec.eval.classical import ClassicalCodec
 from s2lic.codec.metrics import psnr
 from tests.conftest import smooth_image
@@ -305,25 +305,25 @@ def test_report_is_deterministic(evaluated: Evaluated, built: report.Report) -> 
 def test_load_references(tmp_path: Path) -> None:
     reference_json(tmp_path, "vtm", [1.0, 0.5, 0.2, 0.1], [38.0, 34.0, 30.0, 27.0])
     (tmp_path / "unrelated.json").write_text("{}")
-    curves = report.load_references(tmp_path)
-    assert [c.key for c in curves] == ["vtm"]
-    vtm = curves[0]
+    loaded = curves.load_references(tmp_path)
+    assert [c.key for c in loaded] == ["vtm"]
+    vtm = loaded[0]
     assert vtm.label == "VTM" and vtm.bpp == (0.1, 0.2, 0.5, 1.0)
     assert vtm.psnr == (27.0, 30.0, 34.0, 38.0)
     assert all(math.isnan(v) for v in (*vtm.ms_ssim, *vtm.enc_s, *vtm.dec_s))
     assert vtm.series("ms-ssim") == ([], [])
     (tmp_path / "av1.json").write_text('{"results": {"bpp": [1, 2]}}')
     with pytest.raises(report.EvalError, match="not a CompressAI results file"):
-        report.load_references(tmp_path)
+        curves.load_references(tmp_path)
     with pytest.raises(report.EvalError, match="does not exist"):
-        report.load_references(tmp_path / "missing")
+        curves.load_references(tmp_path / "missing")
 
 
 def test_bd_rate_table_says_na_without_overlap(tmp_path: Path) -> None:
-    low = report.load_curve(
+    low = curves.load_curve(
         reference_json(tmp_path, "low", [0.1, 0.2, 0.3, 0.4], [20, 22, 24, 26])
     )
-    high = report.load_curve(
+    high = curves.load_curve(
         reference_json(tmp_path, "high", [1.0, 2.0, 3.0, 4.0], [40, 42, 44, 46])
     )
     assert report.curve_bd_rate(low, high) is None
@@ -343,6 +343,6 @@ def test_incomplete_qualities_are_left_out(evaluated: Evaluated) -> None:
         for p in evaluated.result.points
         if not (p.codec == "jpeg" and p.quality == 90.0 and p.image == "img1.png")
     ]
-    curve = report.measured_curve(jpeg, some, images=2)
+    curve = curves.measured_curve(jpeg, some, images=2)
     assert curve is not None and curve.quality == (10.0, 50.0)
-    assert report.measured_curve(jpeg, [], images=2) is None
+    assert curves.measured_curve(jpeg, [], images=2) is None

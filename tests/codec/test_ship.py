@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from s2lic.codec.eval.report import Curve
+from s2lic.codec.eval.curves import Curve
 from s2lic.codec.training.ship import compare, record, ship
 from s2lic.codec.zoo import load_model, read_manifest, save_weights
 
