@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from s2lic.codec.image import DEFAULT_MAX_PIXELS
-from s2lic.entropy.bitstream import MAGIC
 from s2lic.entropy.errors import LimitError, S2LICError
 
 __all__ = [
@@ -40,7 +39,6 @@ __all__ = [
     "format_bytes",
     "format_error",
     "format_seconds",
-    "is_s2lic_file",
     "non_negative_int",
     "positive_int",
     "progress",
@@ -249,15 +247,6 @@ def read_input(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
 
 def _is_regular(mode: int) -> bool:
     return stat.S_ISREG(mode)
-
-
-def is_s2lic_file(path: Path) -> bool:
-    """Whether ``path`` starts with the `.s2lic` magic (for hints, never raises)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(len(MAGIC)) == MAGIC
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from s2lic.cli.common import (
     file_message,
     format_bytes,
     format_seconds,
-    is_s2lic_file,
     positive_int,
     progress,
     quality_arg,
@@ -29,6 +28,7 @@ from s2lic.codec.api import DEFAULT_QUALITY, encode, get_codec
 from s2lic.codec.image import ImageError, load_image
 from s2lic.codec.refine import StepCallback
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
+from s2lic.entropy.bitstream import is_s2lic_file
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
 from s2lic.entropy.errors import S2LICError
 

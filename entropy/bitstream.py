@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ __all__ = [
     "Header",
     "Limits",
     "code_to_quality",
+    "is_s2lic_file",
     "pack",
     "quality_to_code",
     "read_header",
@@ -587,6 +589,15 @@ def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
     if isinstance(data, (bytearray, memoryview)):
         return bytes(data)
     raise TypeError(f"data must be bytes-like, got {type(data).__name__}")
+
+
+def is_s2lic_file(path: str | os.PathLike[str]) -> bool:
+    """Whether the file starts with `MAGIC` (for hints and routing; never raises)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
 
 
 def read_header(

@@ -31,7 +31,7 @@ from s2lic.codec.image import ImageError, Planes, load_image, to_planes
 from s2lic.codec.metrics import ms_ssim, psnr
 from s2lic.codec.registry import DEFAULT_MODEL
 from s2lic.codec.zoo import LoadedModel
-from s2lic.entropy.bitstream import MAGIC, Limits
+from s2lic.entropy.bitstream import Limits, is_s2lic_file
 from s2lic.entropy.errors import S2LICError
 
 __all__ = [
@@ -254,14 +254,6 @@ def _loaded(settings: DemoSettings) -> LoadedModel:
     return get_codec(settings.model, settings.device, None)
 
 
-def _is_s2lic(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            return f.read(len(MAGIC)) == MAGIC
-    except OSError:
-        return False
-
-
 def load_upload(path: str | Path | None, max_pixels: int) -> Image.Image:
     """Read an uploaded image for compression.
 
@@ -279,7 +271,7 @@ def load_upload(path: str | Path | None, max_pixels: int) -> Image.Image:
     if path is None or not str(path):
         raise ImageError("upload an image first (or pick the example)")
     path = Path(path)
-    if _is_s2lic(path):
+    if is_s2lic_file(path):
         raise ImageError(
             f"'{path.name}' is an .s2lic file: decode it in the 'Decode .s2lic' tab"
         )
@@ -439,7 +431,7 @@ def decode_upload(path: str | Path | None, settings: DemoSettings) -> DecodedFil
     if path is None or not str(path):
         raise ImageError("upload an .s2lic file first")
     path = Path(path)
-    if not _is_s2lic(path):
+    if not is_s2lic_file(path):
         hint = ""
         with contextlib.suppress(S2LICError, OSError, ValueError):
             load_image(path, settings.max_pixels)

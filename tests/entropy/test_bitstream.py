@@ -29,6 +29,7 @@ from s2lic.entropy.bitstream import (
     _encode_varint,
     _read_varint,
     code_to_quality,
+    is_s2lic_file,
     pack,
     quality_to_code,
     read_header,
@@ -173,6 +174,18 @@ def test_golden_rgb_bytes_follow_the_spec() -> None:
     assert len(expected_header) == 28
     body = expected_header + z + y
     assert _golden_bytes("container-v1-rgb.s2lic") == _seal(body)
+
+
+def test_is_s2lic_file(tmp_path: Path) -> None:
+    good = tmp_path / "a.s2lic"
+    good.write_bytes(_golden_bytes("container-v1-rgb.s2lic"))
+    other = tmp_path / "a.png"
+    other.write_bytes(b"\x89PNG\r\n\x1a\n")
+    short = tmp_path / "short"
+    short.write_bytes(MAGIC[:2])
+    assert is_s2lic_file(good) and is_s2lic_file(str(good))
+    assert not is_s2lic_file(other) and not is_s2lic_file(short)
+    assert not is_s2lic_file(tmp_path / "missing") and not is_s2lic_file(tmp_path)
 
 
 def test_typical_header_size() -> None:
