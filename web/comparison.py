@@ -363,7 +363,7 @@ def compare(
         CodecResult(
             "s2lic",
             "s2lic",
-            f"s2lic ({settings.model}" + (f", refined x{refine})" if refine else ")"),
+            f"s2lic ({settings.model}{f', refined x{refine}' if refine else ''})",
             enc.data,
             s2lic_rgb,
             f"{enc.quality:.3f}",
