@@ -1,16 +1,18 @@
 """What a training step costs per batch size: time, images/s, memory, operator count.
 
 A step is what the trainer does per batch (codec/training/trainer.py): the model's
-training forward under bf16 autocast on CUDA, the RD loss plus the quantiles' aux loss,
-one backward and an AdamW step, on random crops (no data loading). The operator count
-(leaf operators of one step, from `torch.profiler`) tells whether a device is bound by
-launches: when time per step hardly grows with the batch, a larger batch is free.
+training forward under bf16 autocast on CUDA and bf16-capable CPUs (``--no-bf16``:
+fp32), the RD loss plus the quantiles' aux loss, one backward and an AdamW step, on
+random crops (no data loading). The operator count (leaf operators of one step, from
+`torch.profiler`) tells whether a device is bound by launches: when time per step
+hardly grows with the batch, a larger batch is free.
 Peak memory is the CUDA allocator's peak, or on the CPU the process's peak RSS.
 
 Run::
 
     python benchmarks/train_step.py --device cuda --batches 32,64,128
     python benchmarks/train_step.py --device cpu --batches 1,2 --crop 128 --ops
+    python benchmarks/train_step.py --device cpu --batches 4 --threads 2 --no-bf16
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import date
 import torch
 
 from s2lic.codec.training.objective import RateDistortion
-from s2lic.codec.training.trainer import rd_losses
+from s2lic.codec.training.trainer import amp_bf16, rd_losses
 from s2lic.codec.zoo import load_model
 
 
@@ -43,17 +45,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=10, help="timed steps per batch size")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     p.add_argument("--ops", action="store_true", help="count the operators of a step")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads")
     args = p.parse_args(argv)
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     model = load_model(args.model, "cpu").model.to(device).train()
     objective = RateDistortion()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    amp = device.type == "cuda"
+    amp = amp_bf16(device, args.bf16)
 
     def step(x: torch.Tensor) -> None:
-        parts, aux_loss = rd_losses(model, model, objective, x)
+        parts, aux_loss = rd_losses(model, model, objective, x, bf16=args.bf16)
         opt.zero_grad(set_to_none=True)
         (parts["loss"] + aux_loss).backward()
         opt.step()
@@ -62,7 +68,11 @@ def main(argv: list[str] | None = None) -> None:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    name = torch.cuda.get_device_name(device) if amp else platform.processor() or "CPU"
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or "CPU"
+    )
     print(
         f"# {args.model} training step, {name}, torch {torch.__version__}, "
         f"{args.crop}² crops, {'bf16 autocast' if amp else 'fp32'}, {date.today()}"

@@ -40,7 +40,7 @@ _HELP = {
     "val_every": "validate every N steps",
     "ckpt_every": "seconds between checkpoints",
     "log_every": "steps between log rows",
-    "bf16": "bf16 autocast on CUDA",
+    "bf16": "bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16)",
     "tf32": "TF32 matmuls on CUDA",
     "compile": "torch.compile the model (slow to start)",
     "device": "cuda or cpu (default: cuda if available)",

@@ -21,7 +21,8 @@ from s2lic.codec.models.base import RDOutput
 from s2lic.codec.training import RateDistortion, TrainConfig, train
 from s2lic.codec.training import data as data_mod
 from s2lic.codec.training.data import DataError, RandomCrops, list_images, split_holdout
-from s2lic.codec.training.trainer import _Schedule
+from s2lic.codec.training.trainer import _Schedule, amp_bf16, rd_losses
+from s2lic.codec.zoo import load_model
 from tests.conftest import smooth_image
 
 
@@ -180,6 +181,31 @@ def test_a_schedule_over_several_sessions() -> None:
     assert split.lr(10, 240) == pytest.approx(0.1 + 0.9 * 0.25)  # cos(2π/3)
     with pytest.raises(ValueError, match="schedule_minutes"):
         TrainConfig(minutes=1, schedule_minutes=-1)
+
+
+def test_bf16_autocast_on_cpus_with_native_bf16(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CPU training runs under bf16 autocast only where the CPU computes in bf16."""
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    assert not amp_bf16(cpu) and amp_bf16(torch.device("cuda"))
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert amp_bf16(cpu) and not amp_bf16(cpu, wanted=False)
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert not amp_bf16(cpu)  # no probe in this torch: fp32
+    # Under autocast the losses move (bf16 ran) but stay close to fp32's.
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, False)
+    model = load_model("s2lic-tiny", "cpu").model.train()
+    x = torch.from_numpy(smooth_image(64, 64)).permute(2, 0, 1)[None] / 255.0
+    losses = {}
+    for bf16 in (False, True):
+        torch.manual_seed(0)  # same qualities and noise
+        parts, _ = rd_losses(model, model, RateDistortion(), x, bf16=bf16)
+        losses[bf16] = {k: v.item() for k, v in parts.items()}
+    for k in ("loss", "bpp", "psnr"):
+        assert losses[True][k] != losses[False][k]
+        assert losses[True][k] == pytest.approx(losses[False][k], rel=0.05)
 
 
 def test_a_resumed_run_on_other_data(
