@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from s2lic.cli.common import PROG, error_line, format_error
 from s2lic.codec.runtime import tune_allocator
@@ -114,26 +114,47 @@ def _show_warning(
     logging.getLogger("s2lic.warnings").log(level, "%s", message)
 
 
+class _InfoFrom(logging.Filter):
+    """Passes warnings and worse, and the info lines of the named loggers."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__()
+        self.names = tuple(names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or any(
+            record.name == n or record.name.startswith(n + ".") for n in self.names
+        )
+
+
 @contextlib.contextmanager
-def _diagnostics() -> Iterator[Callable[[bool], None]]:
+def _diagnostics() -> Iterator[Callable[[bool, Sequence[str]], None]]:
     """Route logging and Python warnings to one-line stderr messages, then restore.
 
     Yields:
-        A function that switches debug output on (``--verbose``).
+        ``set_verbose(verbose, info_from)``: debug output on (``--verbose``), or else
+        the info lines of the loggers a subcommand names (a training run's status).
     """
     root = logging.getLogger()
     ours = logging.getLogger("s2lic")
-    saved_level = ours.level
+    saved = {ours: ours.level}
     handler = _StderrHandler()
     handler.setLevel(logging.WARNING)
     handler.setFormatter(_OneLineFormatter(verbose=False))
     root.addHandler(handler)
 
-    def set_verbose(verbose: bool) -> None:
+    def set_verbose(verbose: bool, info_from: Sequence[str] = ()) -> None:
         if verbose:
             handler.setLevel(logging.DEBUG)
             handler.setFormatter(_OneLineFormatter(verbose=True))
             ours.setLevel(logging.DEBUG)
+        elif info_from:
+            handler.setLevel(logging.INFO)
+            handler.addFilter(_InfoFrom(info_from))
+            for name in info_from:
+                logger = logging.getLogger(name)
+                saved.setdefault(logger, logger.level)
+                logger.setLevel(logging.INFO)
 
     try:
         with warnings.catch_warnings():
@@ -141,7 +162,8 @@ def _diagnostics() -> Iterator[Callable[[bool], None]]:
             yield set_verbose
     finally:
         root.removeHandler(handler)
-        ours.setLevel(saved_level)
+        for logger, level in saved.items():
+            logger.setLevel(level)
 
 
 def _silence_stdout() -> None:
@@ -171,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                 return (
                     e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
                 )
-            set_verbose(args.verbose)
+            set_verbose(args.verbose, getattr(args, "info_from", ()))
             return int(args.run(args))
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted", file=sys.stderr, flush=True)

@@ -94,7 +94,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--lambda-max", type=float, default=0.0, help="λ of quality 1 (0 = default)"
     )
-    p.set_defaults(run=run)
+    # A run's status lines (precision, resume point, a row every 30 s, the stop) are
+    # what a log file of a background or lent-GPU run has to show.
+    p.set_defaults(run=run, info_from=("s2lic.codec.training",))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -66,7 +66,7 @@ def test_training_round_command(images: Path, tmp_path: Path) -> None:
     one counts (here the first names a folder that does not exist).
     """
     out = tmp_path / "run"
-    run_on_device(
+    log = run_on_device(
         "-m", "s2lic.cli", "train", "--model", "s2lic-tiny",
         "--data", tmp_path / "not-this-run's-data",
         "--out", out, "--steps", "2", "--crop", "64", "--batch", "2",
@@ -75,6 +75,16 @@ def test_training_round_command(images: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     for name in ("last.safetensors", "run.json", "log.csv", "val.csv"):
         assert (out / name).stat().st_size > 0, name
+    # round.log shows the precision, and that the second call resumed the first.
+    assert "s2lic: info: training s2lic-tiny on cpu (" in log, log
+    assert "s2lic: info: stopped at step 2" in log and "resumed" not in log, log
+    log = run_on_device(
+        "-m", "s2lic.cli", "train", "--model", "s2lic-tiny", "--data", images,
+        "--out", out, "--steps", "3", "--crop", "64", "--batch", "2",
+        "--workers", "0", "--holdout", "1", "--device", "cpu",
+    )  # fmt: skip
+    assert "s2lic: info: resumed" in log and "at step 2" in log, log
+    assert "stopped at step 3" in log and "debug" not in log, log
 
 
 def test_check_commands(images: Path) -> None:
