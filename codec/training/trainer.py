@@ -447,7 +447,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                         f"{k} {row[k]}" for k in ("loss", "bpp", "psnr", "img_per_s")
                     ),
                 )
-                if now - last_line > 30:
+                if now - last_line > 30 and not sys.stderr.isatty():  # else: bar
                     log.info(" ".join(f"{k}={v}" for k, v in row.items()))
                     last_line = now
             if (
