@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 
-from s2lic.cli.common import PROG, error_line, format_error
+from s2lic.cli.common import PROG, error_line, format_error, silence_stdout
 from s2lic.codec.runtime import tune_allocator
 from s2lic.entropy.errors import S2LICError
 
@@ -166,14 +165,6 @@ def _diagnostics() -> Iterator[Callable[[bool, Sequence[str]], None]]:
             logger.setLevel(level)
 
 
-def _silence_stdout() -> None:
-    # After EPIPE, Python's final flush of stdout would print a second error.
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the ``s2lic`` command line.
 
@@ -206,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         except BrokenPipeError:
-            _silence_stdout()
+            silence_stdout()
             return 1
         except (S2LICError, OSError, ValueError) as e:
             log.debug("details", exc_info=True)

@@ -25,6 +25,7 @@ from s2lic.entropy.errors import LimitError, S2LICError
 __all__ = [
     "MAX_INPUT_BYTES",
     "PROG",
+    "STDIO",
     "CLIError",
     "OutputExistsError",
     "Progress",
@@ -39,19 +40,33 @@ __all__ = [
     "format_bytes",
     "format_error",
     "format_seconds",
+    "is_stdio",
     "non_negative_int",
+    "path_arg",
     "positive_int",
     "progress",
     "quality_arg",
     "read_input",
+    "read_stdin",
     "resolve_outputs",
+    "result_stream",
+    "shown",
+    "silence_stdout",
+    "write_output",
 ]
 
 PROG: Final = "s2lic"
 """The program name that prefixes every diagnostic line."""
 
 MAX_INPUT_BYTES: Final = 512 * 1024 * 1024
-"""Largest `.s2lic` file the CLI reads: checked before reading, bounds memory."""
+"""Largest input the CLI reads: checked before reading, bounds memory."""
+
+STDIO: Final = Path("-")
+"""``-`` as an input or as ``-o``: standard input or output.
+
+`path_arg` returns this very object, and `is_stdio` tests identity, so that a file
+named ``-`` stays reachable as ``./-`` (pathlib makes both ``Path("-")``).
+"""
 
 
 class CLIError(S2LICError):
@@ -89,6 +104,23 @@ def error_line(message: str) -> str:
     return f"{PROG}: error: {' '.join(message.split())}"
 
 
+def path_arg(text: str) -> Path:
+    """Argument type of input and output paths: ``-`` is `STDIO`."""
+    return STDIO if text == "-" else Path(text)
+
+
+def is_stdio(path: Path) -> bool:
+    """Whether ``path`` is the ``-`` of standard input or output."""
+    return path is STDIO
+
+
+def shown(path: Path, output: bool = False) -> str:
+    """How messages name a path: ``<stdin>`` / ``<stdout>`` for ``-``."""
+    if is_stdio(path):
+        return "<stdout>" if output else "<stdin>"
+    return os.fsdecode(path)
+
+
 def file_message(path: str | os.PathLike[str], exc: BaseException) -> str:
     """`format_error` of ``exc``, prefixed by the file it concerns unless it names it.
 
@@ -100,7 +132,7 @@ def file_message(path: str | os.PathLike[str], exc: BaseException) -> str:
         One line such as ``'a.s2lic': file is corrupted: CRC32 mismatch``.
     """
     text = format_error(exc)
-    name = os.fsdecode(path)
+    name = shown(path) if isinstance(path, Path) else os.fsdecode(path)
     return text if f"'{name}'" in text else f"'{name}': {text}"
 
 
@@ -245,6 +277,29 @@ def read_input(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
     return data
 
 
+def read_stdin(limit: int = MAX_INPUT_BYTES) -> bytes:
+    """All of standard input, at most ``limit`` bytes.
+
+    Raises:
+        CLIError: standard input is missing or a terminal, or cannot be read.
+        LimitError: it holds more than ``limit`` bytes.
+    """
+    stream = sys.stdin
+    if stream is None or _isatty(stream):
+        raise CLIError(
+            "standard input is a terminal: pipe a file into '-' (e.g. '< photo.png')"
+        )
+    try:
+        data = stream.buffer.read(limit + 1)
+    except OSError as e:
+        raise CLIError(f"cannot read standard input: {e.strerror or e}") from None
+    if len(data) > limit:
+        raise LimitError(
+            f"standard input holds more than the limit of {format_bytes(limit)}"
+        )
+    return data
+
+
 def _is_regular(mode: int) -> bool:
     return stat.S_ISREG(mode)
 
@@ -261,7 +316,8 @@ def resolve_outputs(
     Without ``output`` each result goes next to its input with ``suffix``. With one
     input, ``output`` is the file to write, or a directory to write into if it is an
     existing directory (or ends with a path separator). With several inputs it must
-    be an existing directory.
+    be an existing directory. `STDIO` (``-``) as the only input needs an ``output``;
+    as ``output`` it takes one input and must not be a terminal.
 
     Args:
         inputs: the input paths, as the user gave them.
@@ -272,9 +328,12 @@ def resolve_outputs(
         One output path per input, in order.
 
     Raises:
-        CLIError: ``output`` is not a directory although it must be, or two inputs
-            would be written to the same output.
+        CLIError: ``output`` is not a directory although it must be, two inputs
+            would be written to the same output, or ``-`` is misused.
     """
+    _check_stdio(inputs, output)
+    if output is not None and is_stdio(output):
+        return [output]
     as_dir = output is not None and (
         output.is_dir() or os.fsdecode(output).endswith(("/", os.sep))
     )
@@ -295,6 +354,8 @@ def resolve_outputs(
             outs.append(output)
     seen: dict[str, Path] = {}
     for inp, out in zip(inputs, outs, strict=True):
+        if is_stdio(inp):
+            continue  # the only input (checked above)
         key = os.path.realpath(out)
         if key in seen:
             raise CLIError(
@@ -303,6 +364,55 @@ def resolve_outputs(
             )
         seen[key] = inp
     return outs
+
+
+def _check_stdio(inputs: Sequence[Path], output: Path | None) -> None:
+    if any(is_stdio(p) for p in inputs):
+        if len(inputs) > 1:
+            raise CLIError("'-' (standard input) must be the only input")
+        if output is None or (output.is_dir() and not is_stdio(output)):
+            raise CLIError(
+                "standard input has no file name: give -o FILE (or -o - for "
+                "standard output)"
+            )
+    if output is not None and is_stdio(output):
+        if len(inputs) > 1:
+            raise CLIError("-o - (standard output) takes one input")
+        if sys.stdout is None or _isatty(sys.stdout):
+            raise CLIError(
+                "standard output is a terminal: redirect it (e.g. '> out.s2lic') "
+                "or give -o FILE"
+            )
+
+
+def write_output(path: Path, data: bytes, *, force: bool = False) -> None:
+    """`atomic_write` to a file, or all of ``data`` at once to standard output."""
+    if not is_stdio(path):
+        atomic_write(path, data, force=force)
+        return
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except OSError as e:
+        if isinstance(e, BrokenPipeError):
+            silence_stdout()
+            raise CLIError(
+                "cannot write standard output: its reader has gone"
+            ) from None
+        raise CLIError(f"cannot write standard output: {e.strerror or e}") from None
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, after EPIPE: else Python's final flush fails too."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def result_stream(out: Path) -> object:
+    """Where a file's result line goes: stderr when stdout carries the data."""
+    return sys.stderr if is_stdio(out) else sys.stdout
 
 
 def check_output(inp: Path, out: Path, force: bool) -> None:
@@ -315,8 +425,11 @@ def check_output(inp: Path, out: Path, force: bool) -> None:
         CLIError: ``out`` is ``inp``, or is a directory.
         OutputExistsError: ``out`` exists and ``force`` is false.
     """
+    if is_stdio(out):
+        return
     name = os.fsdecode(out)
-    if os.path.realpath(inp) == os.path.realpath(out) or _same_file(inp, out):
+    same = os.path.realpath(inp) == os.path.realpath(out) or _same_file(inp, out)
+    if same and not is_stdio(inp):
         raise CLIError(f"output '{name}' is the input file; choose another with -o")
     if out.is_dir():
         raise CLIError(f"output '{name}' is a directory")
@@ -524,7 +637,13 @@ def add_shared_arguments(p: argparse.ArgumentParser, output_help: str) -> None:
         p: the subcommand's parser.
         output_help: help text of ``-o``.
     """
-    p.add_argument("-o", "--output", type=Path, metavar="OUT", help=output_help)
+    p.add_argument(
+        "-o",
+        "--output",
+        type=path_arg,
+        metavar="OUT",
+        help=f"{output_help}; '-': standard output",
+    )
     add_device_argument(p)
     p.add_argument(
         "--weights",

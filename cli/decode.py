@@ -15,15 +15,20 @@ from PIL import Image
 from s2lic.cli.common import (
     CLIError,
     add_shared_arguments,
-    atomic_write,
     check_device,
     check_output,
     error_line,
     file_message,
     format_seconds,
+    is_stdio,
+    path_arg,
     progress,
     read_input,
+    read_stdin,
     resolve_outputs,
+    result_stream,
+    shown,
+    write_output,
 )
 from s2lic.codec.api import decode
 from s2lic.entropy.bitstream import Limits
@@ -63,10 +68,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=(
             "Decompress .s2lic files. Each image goes next to its input as .png "
             "unless -o is given; the format follows the suffix of -o (grayscale and "
-            "alpha are kept). Existing files are never overwritten without --force."
+            "alpha are kept). Existing files are never overwritten without --force. "
+            "'-' reads the .s2lic data from standard input (with -o) and '-o -' "
+            "writes a PNG to standard output."
         ),
     )
-    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help=".s2lic files")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        type=path_arg,
+        metavar="IN",
+        help=".s2lic files ('-': standard input)",
+    )
     add_shared_arguments(
         p, "output image (one input) or existing directory (any number of inputs)"
     )
@@ -95,14 +108,14 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     with progress(len(inputs), "decoding") as bar:
         for inp, out in zip(inputs, outputs, strict=True):
-            bar.start(inp.name)
+            bar.start(shown(inp) if is_stdio(inp) else inp.name)
             try:
                 line = _decode_one(inp, out, args, weights, limits)
             except (S2LICError, OSError) as e:
                 failed += 1
                 print(error_line(file_message(inp, e)), file=sys.stderr, flush=True)
             else:
-                print(line, flush=True)
+                print(line, file=result_stream(out), flush=True)
             bar.advance()
     if failed and len(inputs) > 1:
         print(
@@ -121,7 +134,7 @@ def _decode_one(
     limits: Limits,
 ) -> str:
     """Decode one file and return its result line."""
-    data = read_input(inp)
+    data = read_stdin() if is_stdio(inp) else read_input(inp)
     check_output(inp, out, args.force)
     try:
         result = decode(data, device=args.device, weights=weights, limits=limits)
@@ -130,19 +143,21 @@ def _decode_one(
             raise LimitError(f"{e} (use --max-pixels)") from None
         raise
     image = result.image
-    atomic_write(out, _encode_image(image, out), force=args.force)
+    write_output(out, _encode_image(image, out), force=args.force)
     return (
-        f"{os.fsdecode(inp)} -> {os.fsdecode(out)}: {image.width}x{image.height} "
+        f"{shown(inp)} -> {shown(out, output=True)}: {image.width}x{image.height} "
         f"{image.mode}, {format_seconds(result.seconds)}"
     )
 
 
 def _output_format(out: Path) -> str:
-    """The Pillow format that the suffix of ``out`` names.
+    """The Pillow format that the suffix of ``out`` names (PNG on standard output).
 
     Raises:
         CLIError: no suffix, or one Pillow cannot write.
     """
+    if is_stdio(out):
+        return "PNG"
     ext = out.suffix.lower()
     fmt = Image.registered_extensions().get(ext) if ext else None
     if fmt is None or fmt not in Image.SAVE:

@@ -11,7 +11,6 @@ from pathlib import Path
 from s2lic.cli.common import (
     CLIError,
     add_shared_arguments,
-    atomic_write,
     bpp_arg,
     check_device,
     check_output,
@@ -19,16 +18,22 @@ from s2lic.cli.common import (
     file_message,
     format_bytes,
     format_seconds,
+    is_stdio,
+    path_arg,
     positive_int,
     progress,
     quality_arg,
+    read_stdin,
     resolve_outputs,
+    result_stream,
+    shown,
+    write_output,
 )
 from s2lic.codec.api import DEFAULT_QUALITY, encode, get_codec
 from s2lic.codec.image import ImageError, load_image
 from s2lic.codec.refine import StepCallback
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
-from s2lic.entropy.bitstream import is_s2lic_file
+from s2lic.entropy.bitstream import MAGIC, is_s2lic_file
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
 from s2lic.entropy.errors import S2LICError
 
@@ -51,10 +56,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description=(
             "Compress images (PNG, JPEG, ... any format Pillow reads) to .s2lic files. "
             "Each output goes next to its input with the suffix .s2lic unless -o "
-            "is given; existing files are never overwritten without --force."
+            "is given; existing files are never overwritten without --force. "
+            "'-' reads the image from standard input (with -o) and '-o -' writes "
+            "the .s2lic data to standard output."
         ),
     )
-    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="image files")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        type=path_arg,
+        metavar="IN",
+        help="image files ('-': standard input)",
+    )
     rate = p.add_mutually_exclusive_group()
     rate.add_argument(
         "-q",
@@ -130,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     per_file = args.refine or 1
     with progress(len(inputs) * per_file, "encoding") as bar:
         for inp, out in zip(inputs, outputs, strict=True):
-            bar.start(inp.name)
+            bar.start(shown(inp) if is_stdio(inp) else inp.name)
             done = 0
 
             def step(*_: int) -> None:
@@ -144,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
                 failed += 1
                 print(error_line(file_message(inp, e)), file=sys.stderr, flush=True)
             else:
-                print(line, flush=True)
+                print(line, file=result_stream(out), flush=True)
             bar.advance(per_file - done)
     if failed and len(inputs) > 1:
         print(
@@ -163,12 +176,18 @@ def _encode_one(
     on_refine_step: StepCallback,
 ) -> str:
     """Encode one file and return its result line."""
+    source = read_stdin() if is_stdio(inp) else inp
     try:
-        image = load_image(inp, args.max_pixels)
+        image = load_image(source, args.max_pixels, name=shown(inp))
     except ImageError:
-        if is_s2lic_file(inp):
+        is_s2lic = (
+            source.startswith(MAGIC)
+            if isinstance(source, bytes)
+            else is_s2lic_file(source)
+        )
+        if is_s2lic:
             raise CLIError(
-                f"'{os.fsdecode(inp)}' is already an .s2lic file "
+                f"'{shown(inp)}' is already an .s2lic file "
                 "(use 's2lic decode' to decompress it)"
             ) from None
         raise
@@ -185,9 +204,10 @@ def _encode_one(
         refine=args.refine or 0,
         on_refine_step=on_refine_step,
     )
-    atomic_write(out, result.data, force=args.force)
+    write_output(out, result.data, force=args.force)
     return (
-        f"{os.fsdecode(inp)} -> {os.fsdecode(out)}: {format_bytes(len(result.data))}, "
+        f"{shown(inp)} -> {shown(out, output=True)}: "
+        f"{format_bytes(len(result.data))}, "
         f"{result.bpp:.3f} bpp, quality {result.quality:.3f}, "
         f"{format_seconds(result.seconds)}"
     )

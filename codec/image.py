@@ -13,6 +13,7 @@ importing this module changes no global state.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import re
@@ -35,6 +36,7 @@ from s2lic.entropy.errors import LimitError, S2LICError
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ImageError",
+    "ImageSource",
     "Planes",
     "crop",
     "from_planes",
@@ -48,6 +50,9 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS: Final = 40_000_000
+
+# An image file by path, or its bytes.
+ImageSource = str | os.PathLike[str] | bytes
 """Default limit of `load_image` on width * height (40 MP)."""
 
 U8Array = npt.NDArray[np.uint8]
@@ -100,7 +105,10 @@ def _pillow_pixel_limit(limit: int | None) -> Iterator[None]:
 
 
 def load_image(
-    path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS
+    path: ImageSource,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    *,
+    name: str | None = None,
 ) -> Image.Image:
     """Read an image file completely into memory, upright and ready for `to_planes`.
 
@@ -112,9 +120,10 @@ def load_image(
     mode; 16-bit grayscale stays in Pillow's ``I;16`` mode for `to_planes`.
 
     Args:
-        path: the image file.
+        path: the image file, or its bytes (e.g. read from standard input).
         max_pixels: the largest accepted ``width * height``; this replaces Pillow's
             own decompression-bomb limit during the call.
+        name: what messages call the image (default: the path, or ``<bytes>``).
 
     Returns:
         The decoded first frame, detached from the file (which is closed).
@@ -127,8 +136,9 @@ def load_image(
     """
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
-    name = os.fsdecode(path)
-    if os.path.isdir(name):
+    if name is None:
+        name = "<bytes>" if isinstance(path, bytes) else os.fsdecode(path)
+    if not isinstance(path, bytes) and os.path.isdir(path):
         raise ImageError(f"cannot read '{name}': it is a directory, not an image file")
     with _PILLOW_LIMIT_LOCK:
         # Pillow's check at open time would fire before we know the size to report;
@@ -144,10 +154,15 @@ def load_image(
             return _apply_orientation(img, name)
 
 
-def _open(path: str | os.PathLike[str], name: str) -> ImageFile.ImageFile:
+def _stream(source: ImageSource) -> str | os.PathLike[str] | io.BytesIO:
+    """What `Image.open` takes: the path, or a new stream over the bytes."""
+    return io.BytesIO(source) if isinstance(source, bytes) else source
+
+
+def _open(path: ImageSource, name: str) -> ImageFile.ImageFile:
     """`Image.open` with every failure mapped to an `ImageError` naming the file."""
     try:
-        return Image.open(path)
+        return Image.open(_stream(path))
     except FileNotFoundError:
         raise ImageError(f"cannot read '{name}': no such file") from None
     except IsADirectoryError:
@@ -157,7 +172,7 @@ def _open(path: str | os.PathLike[str], name: str) -> ImageFile.ImageFile:
     except PermissionError:
         raise ImageError(f"cannot read '{name}': permission denied") from None
     except UnidentifiedImageError:
-        if _is_empty(name):
+        if _is_empty(path):
             raise ImageError(f"cannot read '{name}': the file is empty") from None
         raise ImageError(
             f"cannot read '{name}': not an image Pillow can open"
@@ -170,9 +185,11 @@ def _open(path: str | os.PathLike[str], name: str) -> ImageFile.ImageFile:
         raise ImageError(f"cannot read '{name}': {detail}") from None
 
 
-def _is_empty(name: str) -> bool:
+def _is_empty(source: ImageSource) -> bool:
+    if isinstance(source, bytes):
+        return not source
     try:
-        return os.path.getsize(name) == 0
+        return os.path.getsize(source) == 0
     except OSError:
         return False
 
@@ -216,9 +233,7 @@ def _tile_rawmode(im: Image.Image) -> str | None:
     return args if isinstance(args, str) else None
 
 
-def _decode(
-    im: ImageFile.ImageFile, path: str | os.PathLike[str], name: str
-) -> Image.Image:
+def _decode(im: ImageFile.ImageFile, path: ImageSource, name: str) -> Image.Image:
     """Decode the current frame; 16-bit colour PNGs come back as 8-bit images."""
     rawmode = _tile_rawmode(im)
     try:
@@ -252,7 +267,7 @@ def _decode(
 
 
 def _png16_to_8bit(
-    im: ImageFile.ImageFile, path: str | os.PathLike[str], rawmode: str
+    im: ImageFile.ImageFile, path: ImageSource, rawmode: str
 ) -> Image.Image:
     """Rebuild a 16-bit colour PNG at 8 bits with ``round(v / 257)`` per sample.
 
@@ -308,10 +323,8 @@ def _png16_to_8bit(
     return out
 
 
-def _decode_again(
-    path: str | os.PathLike[str], rawmode: str, size: tuple[int, int]
-) -> U8Array:
-    with Image.open(path) as again:
+def _decode_again(path: ImageSource, rawmode: str, size: tuple[int, int]) -> U8Array:
+    with Image.open(_stream(path)) as again:
         if again.size != size or len(again.tile) != 1:
             raise ValueError("the file changed between two reads")
         decoder, extents, offset, _ = again.tile[0]

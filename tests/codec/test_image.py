@@ -356,6 +356,19 @@ def test_16bit_png_falls_back_to_high_bytes(tmp_path, monkeypatch):
     np.testing.assert_array_equal(planes.alpha, values[..., 1] >> 8)
 
 
+def test_image_from_bytes(tmp_path):
+    """Bytes (standard input) load like the file, 16-bit re-decoding included."""
+    values = np.random.default_rng(6).integers(0, 65536, (5, 4, 4))
+    path = png16(tmp_path, values, 6)
+    from_file, from_bytes = load_image(path), load_image(path.read_bytes())
+    assert from_bytes.mode == from_file.mode == "RGBA"
+    np.testing.assert_array_equal(np.asarray(from_bytes), np.asarray(from_file))
+    with pytest.raises(ImageError, match="'<stdin>': the file is empty"):
+        load_image(b"", name="<stdin>")
+    with pytest.raises(ImageError, match="'<bytes>': not an image"):
+        load_image(b"GIF89a?")
+
+
 def test_16bit_png_color_key(tmp_path):
     values = np.random.default_rng(5).integers(0, 65536, (4, 4, 3))
     values[1, 2] = (1000, 2000, 3000)
