@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from s2lic.cli.common import error_line, file_message, format_bytes, read_input
+from s2lic.cli.common import (
+    error_line,
+    file_message,
+    format_bytes,
+    is_stdio,
+    path_arg,
+    read_input,
+    read_stdin,
+    shown,
+)
 from s2lic.codec import api
 from s2lic.entropy.errors import S2LICError
 
@@ -30,7 +38,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "weights, coder, image size and mode, quality, streams, size and bpp."
         ),
     )
-    p.add_argument("inputs", nargs="+", type=Path, metavar="FILE", help=".s2lic files")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        type=path_arg,
+        metavar="FILE",
+        help=".s2lic files ('-': standard input)",
+    )
     p.add_argument(
         "--json",
         action="store_true",
@@ -46,7 +60,8 @@ def describe(path: Path) -> dict[str, Any]:
         S2LICError: the file cannot be read, is not an `.s2lic` file, is truncated
             or corrupted.
     """
-    return {"file": os.fsdecode(path), **api.describe(read_input(path))}
+    data = read_stdin() if is_stdio(path) else read_input(path)
+    return {"file": shown(path), **api.describe(data)}
 
 
 def _text(info: dict[str, Any]) -> str:

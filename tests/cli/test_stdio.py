@@ -127,6 +127,18 @@ def test_misused_dash_is_one_clear_error(
     assert listing(tmp_path) == ["a.png", "b.png", "other.png"]
 
 
+def test_info_of_standard_input(piped: Piped) -> None:
+    png = _png(Image.fromarray(smooth_image(16, 24)))
+    code, s2lic, _ = piped(png, "encode", "-", "-o", "-", *MODEL, "-q", "0.5")
+    assert code == 0
+    code, text, err = piped(s2lic, "info", "-")
+    assert code == 0, err
+    lines = text.decode().splitlines()
+    assert lines[0] == "<stdin>:" and "24x16" in text.decode(), text
+    code, _, err = piped(s2lic[:-1], "info", "-")
+    assert_one_error(code, err, "'<stdin>'")
+
+
 def test_bad_data_on_stdin(piped: Piped, tmp_path: Path) -> None:
     code, data, err = piped(
         b"not an image", "encode", "-", "-o", tmp_path / "x", *MODEL
