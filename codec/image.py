@@ -3,7 +3,9 @@
 The codec codes 8-bit RGB; everything else a user may hand us (grayscale, palettes,
 alpha, 16-bit and float samples, CMYK, EXIF-rotated photos, animations) is mapped
 onto an 8-bit RGB array, a `ColorMode` that says how to rebuild the image, and an
-optional alpha plane (coded losslessly by `s2lic.codec.alpha`).
+optional alpha plane (coded losslessly by `s2lic.codec.alpha`). RGB images with an
+embedded colour profile other than sRGB (Display P3, Adobe RGB) are converted to sRGB
+with littleCMS.
 
 Pixel-count limits: Pillow's own decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`)
 is replaced by the caller's ``max_pixels`` only for the duration of `load_image`;
@@ -28,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
 from s2lic.entropy.bitstream import ColorMode
 from s2lic.entropy.errors import LimitError, S2LICError
@@ -151,7 +153,7 @@ def load_image(
             _check_size(im.size, name, max_pixels)
             _warn_if_multiframe(im, name)
             img = _decode(im, path, name)
-            return _apply_orientation(img, name)
+            return _to_srgb(_apply_orientation(img, name), name)
 
 
 def _stream(source: ImageSource) -> str | os.PathLike[str] | io.BytesIO:
@@ -333,6 +335,58 @@ def _decode_again(path: ImageSource, rawmode: str, size: tuple[int, int]) -> U8A
         return np.asarray(again)
 
 
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+# Colours that tell an sRGB-equivalent profile (any sRGB variant) from another: a
+# 6x6x6 grid of the RGB cube.
+_PROBE: Final = np.stack(
+    np.meshgrid(*[np.linspace(0, 255, 6, dtype=np.uint8)] * 3, indexing="ij"), -1
+).reshape(1, -1, 3)
+
+
+def _to_srgb(img: Image.Image, name: str) -> Image.Image:
+    """Colour-convert an RGB(A) image with an embedded non-sRGB ICC profile to sRGB.
+
+    The codec, its training photographs and every viewer of a decoded PNG without a
+    profile assume sRGB: a Display P3 or Adobe RGB photo coded as its raw values
+    would decode with dull or shifted colours. Profiles that map every probe colour
+    to within 1 of itself count as sRGB and are left alone (no rounding noise).
+    An unreadable profile is ignored with a warning. Other modes are unchanged.
+    """
+    icc = img.info.get("icc_profile")
+    if not icc or img.mode not in ("RGB", "RGBA"):
+        return img
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if src.profile.xcolor_space.strip() != "RGB":
+            raise ValueError(f"a {src.profile.xcolor_space.strip()} profile")
+        probe = ImageCms.buildTransform(src, _srgb(), "RGB", "RGB")
+        mapped = ImageCms.applyTransform(Image.fromarray(_PROBE), probe)
+        assert mapped is not None
+        diff = np.abs(np.asarray(mapped, dtype=np.int16) - _PROBE).max()
+        if diff <= 1:
+            return img
+        out = ImageCms.profileToProfile(img, src, _srgb(), outputMode=img.mode)
+        assert out is not None
+        description = ImageCms.getProfileDescription(src).strip() or "unnamed"
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as e:
+        _LOG.warning(
+            "'%s' has an unusable colour profile (%s); its colours are taken as sRGB",
+            name,
+            e,
+        )
+        return img
+    _LOG.warning(
+        "'%s' has the colour profile '%s': converted to sRGB, the codec's colour space",
+        name,
+        description,
+    )
+    out.info = {k: v for k, v in img.info.items() if k != "icc_profile"}
+    return out
+
+
 def _apply_orientation(img: Image.Image, name: str) -> Image.Image:
     """Apply the EXIF orientation; always returns an image detached from the file."""
     try:
@@ -410,7 +464,8 @@ def to_planes(img: Image.Image) -> Planes:
       conversion, unless all samples lie in [0, 1], which is taken as normalised
       float data. These log a warning that precision was reduced to 8 bits.
     - Anything else (``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX``, ...) -> RGB
-      through Pillow's conversion (no colour management).
+      through Pillow's conversion (no colour management: only RGB(A) profiles are
+      applied, by `load_image`).
 
     A colour-key transparency (``info["transparency"]`` of ``1``/``L``/``I;16``/
     ``RGB`` images, e.g. a PNG tRNS chunk) becomes an alpha plane. An alpha plane is

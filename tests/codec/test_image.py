@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageCms
 
 from s2lic.codec import image as image_mod
 from s2lic.codec.image import (
@@ -367,6 +367,46 @@ def test_image_from_bytes(tmp_path):
         load_image(b"", name="<stdin>")
     with pytest.raises(ImageError, match="'<bytes>': not an image"):
         load_image(b"GIF89a?")
+
+
+def _swapped_profile() -> bytes:
+    """sRGB with the red and green primaries swapped: a profile that is not sRGB."""
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    (count,) = struct.unpack(">I", data[128:132])
+    entries = {
+        bytes(data[132 + 12 * i : 136 + 12 * i]): 136 + 12 * i for i in range(count)
+    }
+    r, g = entries[b"rXYZ"], entries[b"gXYZ"]
+    data[r : r + 8], data[g : g + 8] = data[g : g + 8], data[r : r + 8]
+    return bytes(data)
+
+
+def test_colour_profiles_are_converted_to_srgb(tmp_path, caplog):
+    rgba = np.zeros((2, 3, 4), np.uint8)
+    rgba[0, 0] = (255, 0, 0, 77)  # red, seen through the swapped profile: green
+    rgba[1, 2] = (128, 128, 128, 255)
+    path = tmp_path / "swapped.png"
+    Image.fromarray(rgba).save(path, icc_profile=_swapped_profile())
+    with caplog.at_level(logging.WARNING):
+        img = load_image(path)
+    assert "converted to sRGB" in caplog.text and "swapped.png" in caplog.text
+    assert img.mode == "RGBA" and "icc_profile" not in img.info
+    got = np.asarray(img)
+    np.testing.assert_array_equal(got[0, 0], (0, 255, 0, 77))
+    np.testing.assert_array_equal(got[1, 2], (128, 128, 128, 255))
+    # An sRGB profile changes nothing (no rounding), and says nothing.
+    caplog.clear()
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    noise = np.random.default_rng(7).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path, icc_profile=srgb)
+    with caplog.at_level(logging.WARNING):
+        np.testing.assert_array_equal(np.asarray(load_image(path)), noise)
+    assert caplog.text == ""
+    # A broken profile: the raw values, and a warning.
+    Image.fromarray(noise).save(path, icc_profile=b"not a profile" * 20)
+    with caplog.at_level(logging.WARNING):
+        np.testing.assert_array_equal(np.asarray(load_image(path)), noise)
+    assert "unusable colour profile" in caplog.text
 
 
 def test_16bit_png_color_key(tmp_path):
