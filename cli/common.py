@@ -15,7 +15,7 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -40,6 +40,7 @@ __all__ = [
     "format_bytes",
     "format_error",
     "format_seconds",
+    "for_each_file",
     "is_stdio",
     "non_negative_int",
     "path_arg",
@@ -611,6 +612,54 @@ def progress(total: int, label: str) -> Iterator[Progress]:
     )
     with bar:
         yield _RichProgress(bar, bar.add_task("", total=total))
+
+
+FileWork = Callable[[Path, Path, Callable[..., None]], str]
+"""``work(input, output, step)``: one file's job, returning its result line; it may
+call ``step()`` once per unit of progress within the file (refinement steps)."""
+
+
+def for_each_file(
+    inputs: Sequence[Path],
+    outputs: Sequence[Path],
+    label: str,
+    work: FileWork,
+    units_per_file: int = 1,
+) -> int:
+    """Run ``work`` on every (input, output) under one progress bar.
+
+    Each success prints its result line (on stderr when the data go to stdout); a
+    failing file prints one error line and the others still run.
+
+    Returns:
+        The exit status: 0 if every file succeeded, else 1.
+    """
+    failed = 0
+    with progress(len(inputs) * units_per_file, label) as bar:
+        for inp, out in zip(inputs, outputs, strict=True):
+            bar.start(shown(inp) if is_stdio(inp) else inp.name)
+            done = 0
+
+            def step(*_: object) -> None:
+                nonlocal done
+                done += 1
+                bar.advance()
+
+            try:
+                line = work(inp, out, step)
+            except (S2LICError, OSError) as e:
+                failed += 1
+                print(error_line(file_message(inp, e)), file=sys.stderr, flush=True)
+            else:
+                print(line, file=result_stream(out), flush=True)
+            bar.advance(max(units_per_file - done, 0))
+    if failed and len(inputs) > 1:
+        print(
+            error_line(f"{failed} of {len(inputs)} files failed"),
+            file=sys.stderr,
+            flush=True,
+        )
+    return 1 if failed else 0
 
 
 def _isatty(stream: object) -> bool:

@@ -6,7 +6,6 @@ import argparse
 import io
 import logging
 import os
-import sys
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,22 +16,19 @@ from s2lic.cli.common import (
     add_shared_arguments,
     check_device,
     check_output,
-    error_line,
-    file_message,
+    for_each_file,
     format_seconds,
     is_stdio,
     path_arg,
-    progress,
     read_input,
     read_stdin,
     resolve_outputs,
-    result_stream,
     shown,
     write_output,
 )
 from s2lic.codec.api import decode
 from s2lic.entropy.bitstream import Limits
-from s2lic.entropy.errors import LimitError, S2LICError
+from s2lic.entropy.errors import LimitError
 
 __all__ = ["add_parser", "run"]
 
@@ -105,25 +101,12 @@ def run(args: argparse.Namespace) -> int:
         _output_format(out)  # an unknown suffix fails before any work
     weights = os.fsdecode(args.weights) if args.weights is not None else None
     limits = Limits(max_pixels=args.max_pixels)
-    failed = 0
-    with progress(len(inputs), "decoding") as bar:
-        for inp, out in zip(inputs, outputs, strict=True):
-            bar.start(shown(inp) if is_stdio(inp) else inp.name)
-            try:
-                line = _decode_one(inp, out, args, weights, limits)
-            except (S2LICError, OSError) as e:
-                failed += 1
-                print(error_line(file_message(inp, e)), file=sys.stderr, flush=True)
-            else:
-                print(line, file=result_stream(out), flush=True)
-            bar.advance()
-    if failed and len(inputs) > 1:
-        print(
-            error_line(f"{failed} of {len(inputs)} files failed"),
-            file=sys.stderr,
-            flush=True,
-        )
-    return 1 if failed else 0
+    return for_each_file(
+        inputs,
+        outputs,
+        "decoding",
+        lambda inp, out, _: _decode_one(inp, out, args, weights, limits),
+    )
 
 
 def _decode_one(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from pathlib import Path
 
 from s2lic.cli.common import (
@@ -14,18 +13,15 @@ from s2lic.cli.common import (
     bpp_arg,
     check_device,
     check_output,
-    error_line,
-    file_message,
+    for_each_file,
     format_bytes,
     format_seconds,
     is_stdio,
     path_arg,
     positive_int,
-    progress,
     quality_arg,
     read_stdin,
     resolve_outputs,
-    result_stream,
     shown,
     write_output,
 )
@@ -35,7 +31,6 @@ from s2lic.codec.refine import StepCallback
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
 from s2lic.entropy.bitstream import MAGIC, is_s2lic_file
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
-from s2lic.entropy.errors import S2LICError
 
 __all__ = ["add_parser", "run"]
 
@@ -138,34 +133,14 @@ def run(args: argparse.Namespace) -> int:
         loaded.weights_id.hex(),
         args.coder,
     )
-    failed = 0
     # Refinement is the slow part: the bar counts its steps, even for one file.
-    per_file = args.refine or 1
-    with progress(len(inputs) * per_file, "encoding") as bar:
-        for inp, out in zip(inputs, outputs, strict=True):
-            bar.start(shown(inp) if is_stdio(inp) else inp.name)
-            done = 0
-
-            def step(*_: int) -> None:
-                nonlocal done
-                done += 1
-                bar.advance()
-
-            try:
-                line = _encode_one(inp, out, args, weights, step)
-            except (S2LICError, OSError) as e:
-                failed += 1
-                print(error_line(file_message(inp, e)), file=sys.stderr, flush=True)
-            else:
-                print(line, file=result_stream(out), flush=True)
-            bar.advance(per_file - done)
-    if failed and len(inputs) > 1:
-        print(
-            error_line(f"{failed} of {len(inputs)} files failed"),
-            file=sys.stderr,
-            flush=True,
-        )
-    return 1 if failed else 0
+    return for_each_file(
+        inputs,
+        outputs,
+        "encoding",
+        lambda inp, out, step: _encode_one(inp, out, args, weights, step),
+        units_per_file=args.refine or 1,
+    )
 
 
 def _encode_one(

@@ -230,7 +230,7 @@ def test_refinement_progress_counts_steps(
     cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bar = _Bar()
-    monkeypatch.setattr("s2lic.cli.encode.progress", bar)
+    monkeypatch.setattr("s2lic.cli.common.progress", bar)
     good = save(rgb_image(), tmp_path / "a.png")
     bad = tmp_path / "b.png"
     bad.write_bytes(b"not an image")
