@@ -239,9 +239,10 @@ def read_input(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
 
     The size is checked on the open file (and the read is bounded), so a file that
     grows after the check still cannot make us hold more than ``limit`` bytes.
+    `STDIO` reads standard input (`read_stdin`).
 
     Args:
-        path: the file.
+        path: the file, or `STDIO`.
         limit: the largest accepted size in bytes.
 
     Returns:
@@ -251,6 +252,8 @@ def read_input(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
         CLIError: the file is missing, a directory, not a regular file or unreadable.
         LimitError: the file is larger than ``limit``.
     """
+    if is_stdio(path):
+        return read_stdin(limit)
     name = os.fsdecode(path)
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below, after fstat and read
@@ -371,7 +374,7 @@ def _check_stdio(inputs: Sequence[Path], output: Path | None) -> None:
     if any(is_stdio(p) for p in inputs):
         if len(inputs) > 1:
             raise CLIError("'-' (standard input) must be the only input")
-        if output is None or (output.is_dir() and not is_stdio(output)):
+        if output is None or (not is_stdio(output) and output.is_dir()):
             raise CLIError(
                 "standard input has no file name: give -o FILE (or -o - for "
                 "standard output)"

@@ -21,7 +21,6 @@ from s2lic.cli.common import (
     is_stdio,
     path_arg,
     read_input,
-    read_stdin,
     resolve_outputs,
     shown,
     write_output,
@@ -117,7 +116,7 @@ def _decode_one(
     limits: Limits,
 ) -> str:
     """Decode one file and return its result line."""
-    data = read_stdin() if is_stdio(inp) else read_input(inp)
+    data = read_input(inp)
     check_output(inp, out, args.force)
     try:
         result = decode(data, device=args.device, weights=weights, limits=limits)

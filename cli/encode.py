@@ -29,7 +29,7 @@ from s2lic.codec.api import DEFAULT_QUALITY, encode, get_codec
 from s2lic.codec.image import ImageError, load_image
 from s2lic.codec.refine import StepCallback
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
-from s2lic.entropy.bitstream import MAGIC, is_s2lic_file
+from s2lic.entropy.bitstream import is_s2lic_file
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
 
 __all__ = ["add_parser", "run"]
@@ -155,12 +155,7 @@ def _encode_one(
     try:
         image = load_image(source, args.max_pixels, name=shown(inp))
     except ImageError:
-        is_s2lic = (
-            source.startswith(MAGIC)
-            if isinstance(source, bytes)
-            else is_s2lic_file(source)
-        )
-        if is_s2lic:
+        if is_s2lic_file(source):
             raise CLIError(
                 f"'{shown(inp)}' is already an .s2lic file "
                 "(use 's2lic decode' to decompress it)"

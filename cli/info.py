@@ -12,10 +12,8 @@ from s2lic.cli.common import (
     error_line,
     file_message,
     format_bytes,
-    is_stdio,
     path_arg,
     read_input,
-    read_stdin,
     shown,
 )
 from s2lic.codec import api
@@ -60,8 +58,7 @@ def describe(path: Path) -> dict[str, Any]:
         S2LICError: the file cannot be read, is not an `.s2lic` file, is truncated
             or corrupted.
     """
-    data = read_stdin() if is_stdio(path) else read_input(path)
-    return {"file": shown(path), **api.describe(data)}
+    return {"file": shown(path), **api.describe(read_input(path))}
 
 
 def _text(info: dict[str, Any]) -> str:

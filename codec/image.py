@@ -362,13 +362,16 @@ def _to_srgb(img: Image.Image, name: str) -> Image.Image:
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if src.profile.xcolor_space.strip() != "RGB":
             raise ValueError(f"a {src.profile.xcolor_space.strip()} profile")
-        probe = ImageCms.buildTransform(src, _srgb(), "RGB", "RGB")
-        mapped = ImageCms.applyTransform(Image.fromarray(_PROBE), probe)
+        srgb = _srgb()
+        to_srgb = ImageCms.buildTransform(src, srgb, "RGB", "RGB")
+        mapped = ImageCms.applyTransform(Image.fromarray(_PROBE), to_srgb)
         assert mapped is not None
         diff = np.abs(np.asarray(mapped, dtype=np.int16) - _PROBE).max()
         if diff <= 1:
             return img
-        out = ImageCms.profileToProfile(img, src, _srgb(), outputMode=img.mode)
+        if img.mode != "RGB":
+            to_srgb = ImageCms.buildTransform(src, srgb, img.mode, img.mode)
+        out = ImageCms.applyTransform(img, to_srgb)
         assert out is not None
         description = ImageCms.getProfileDescription(src).strip() or "unnamed"
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as e:

@@ -591,10 +591,13 @@ def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
     raise TypeError(f"data must be bytes-like, got {type(data).__name__}")
 
 
-def is_s2lic_file(path: str | os.PathLike[str]) -> bool:
-    """Whether the file starts with `MAGIC` (for hints and routing; never raises)."""
+def is_s2lic_file(source: str | os.PathLike[str] | bytes) -> bool:
+    """Whether a file, or bytes, start with `MAGIC` (for hints and routing; never
+    raises)."""
+    if isinstance(source, bytes):
+        return source.startswith(MAGIC)
     try:
-        with open(path, "rb") as f:
+        with open(source, "rb") as f:
             return f.read(len(MAGIC)) == MAGIC
     except OSError:
         return False

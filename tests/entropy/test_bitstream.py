@@ -186,6 +186,9 @@ def test_is_s2lic_file(tmp_path: Path) -> None:
     assert is_s2lic_file(good) and is_s2lic_file(str(good))
     assert not is_s2lic_file(other) and not is_s2lic_file(short)
     assert not is_s2lic_file(tmp_path / "missing") and not is_s2lic_file(tmp_path)
+    # Bytes (standard input) are checked the same way.
+    assert is_s2lic_file(good.read_bytes()) and not is_s2lic_file(MAGIC[:2])
+    assert not is_s2lic_file(other.read_bytes()) and not is_s2lic_file(b"")
 
 
 def test_typical_header_size() -> None:
