@@ -34,6 +34,7 @@ __all__ = [
     "bpp_arg",
     "check_device",
     "check_output",
+    "check_stdin_alone",
     "device_arg",
     "error_line",
     "file_message",
@@ -370,10 +371,19 @@ def resolve_outputs(
     return outs
 
 
+def check_stdin_alone(inputs: Sequence[Path]) -> None:
+    """Standard input is read once, so ``-`` must be the only input.
+
+    Raises:
+        CLIError: ``-`` is given beside other inputs (or twice).
+    """
+    if len(inputs) > 1 and any(is_stdio(p) for p in inputs):
+        raise CLIError("'-' (standard input) must be the only input")
+
+
 def _check_stdio(inputs: Sequence[Path], output: Path | None) -> None:
+    check_stdin_alone(inputs)
     if any(is_stdio(p) for p in inputs):
-        if len(inputs) > 1:
-            raise CLIError("'-' (standard input) must be the only input")
         if output is None or (not is_stdio(output) and output.is_dir()):
             raise CLIError(
                 "standard input has no file name: give -o FILE (or -o - for "

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from s2lic.cli.common import (
+    check_stdin_alone,
     error_line,
     file_message,
     format_bytes,
@@ -95,8 +96,12 @@ def run(args: argparse.Namespace) -> int:
 
     Returns:
         0 if every file is a valid `.s2lic` file, else 1.
+
+    Raises:
+        CLIError: ``-`` is given beside other inputs.
     """
     inputs: list[Path] = args.inputs
+    check_stdin_alone(inputs)
     infos: list[dict[str, Any]] = []
     failed = 0
     for i, path in enumerate(inputs):

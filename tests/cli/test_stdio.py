@@ -137,6 +137,10 @@ def test_info_of_standard_input(piped: Piped) -> None:
     assert lines[0] == "<stdin>:" and "24x16" in text.decode(), text
     code, _, err = piped(s2lic[:-1], "info", "-")
     assert_one_error(code, err, "'<stdin>'")
+    for args in (("-", "-"), ("-", "other.s2lic")):
+        code, text, err = piped(s2lic, "info", *args)
+        assert_one_error(code, err, "the only input")
+        assert text == b""
 
 
 def test_bad_data_on_stdin(piped: Piped, tmp_path: Path) -> None:
@@ -191,3 +195,23 @@ def test_real_pipes(tmp_path: Path) -> None:
     assert dec.returncode == 0, dec.stderr
     assert Image.open(io.BytesIO(dec.stdout)).size == (32, 24)
     assert_clean_stderr_or_result(dec.stderr.decode(), "<stdin> -> <stdout>: 32x24")
+
+
+def test_reader_gone_is_one_error(tmp_path: Path) -> None:
+    """A reader that closed the pipe (``| head -c0``): one error line, no traceback."""
+    png = _png(Image.fromarray(smooth_image(16, 16)))
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        enc = subprocess.run(
+            [sys.executable, "-m", "s2lic.cli", "encode", "-", "-o", "-", *MODEL],
+            input=png,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert_one_error(enc.returncode, enc.stderr.decode(), "its reader has gone")
+    assert listing(tmp_path) == []  # nothing left behind where it ran
