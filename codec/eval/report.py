@@ -13,7 +13,9 @@ any time.
   for it, PSNR of lossless points) are ``null``; a list that would be all ``null``
   is left out.
 - ``results.md``: BD-rates against the anchor (PSNR-RGB and MS-SSIM in dB) and
-  against each reference curve, mean times, codec settings, environment.
+  against each reference curve; for each learned model, its PSNR against the anchor's
+  at equal rate, point by point, and the rate stretches where it is ahead or behind
+  (a BD-rate averages those away); mean times, codec settings, environment.
 - ``rd-psnr`` and ``rd-ms-ssim`` plots (PNG and SVG): measured curves solid with
   markers, reference curves dashed.
 """
@@ -32,8 +34,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final, Literal
 
-from s2lic.codec.eval.bd import bd_rate
-from s2lic.codec.eval.codecs import Codec, EvalError
+from s2lic.codec.eval.bd import Stretch, bd_rate, psnr_at, stretches
+from s2lic.codec.eval.codecs import Codec, EvalError, S2LICCodec
 from s2lic.codec.eval.curves import Curve, Metric, is_untrained, mean, measured_curve
 from s2lic.codec.eval.runner import CSV_NAME, EvalResult, summarize
 
@@ -44,7 +46,9 @@ __all__ = [
     "build_report",
     "compressai_json",
     "curve_bd_rate",
+    "curve_stretches",
     "environment",
+    "equal_rate_table",
     "render_plot",
     "resolve_anchor",
 ]
@@ -133,6 +137,62 @@ def curve_bd_rate(anchor: Curve, test: Curve, metric: Metric = "psnr") -> float 
         return bd_rate(rate_a, value_a, rate_t, value_t)
     except ValueError:
         return None
+
+
+def curve_stretches(anchor: Curve, test: Curve) -> list[Stretch]:
+    """Where ``test`` is ahead of ``anchor`` in PSNR-RGB (`bd.stretches`); [] where
+    the curves do not overlap in rate or cannot be interpolated."""
+    rate_a, value_a = anchor.series("psnr")
+    rate_t, value_t = test.series("psnr")
+    try:
+        return stretches(rate_a, value_a, rate_t, value_t)
+    except ValueError:
+        return []
+
+
+def _stretches_text(anchor: Curve, test: Curve) -> str:
+    """One line: the mean PSNR gap over each stretch, e.g. ``+0.82 dB over 0.23–1.23
+    bpp, −0.23 dB over 1.23–1.37 bpp``."""
+    parts = [
+        f"{s.difference:+.2f} dB over {s.lo:.3f}–{s.hi:.3f} bpp"
+        for s in curve_stretches(anchor, test)
+    ]
+    return ", ".join(parts) or "n/a (the curves do not overlap in rate)"
+
+
+def equal_rate_table(anchor: Curve, test: Curve) -> str:
+    """Each point of ``test`` beside the anchor's PSNR at the same rate."""
+    rate_a, value_a = anchor.series("psnr")
+    try:
+        at = psnr_at(rate_a, value_a, test.bpp)
+    except ValueError:
+        at = [math.nan] * len(test.bpp)
+    qualities = test.quality or (math.nan,) * len(test.bpp)
+    rows = [
+        [
+            "n/a" if math.isnan(q) else f"{q:g}",
+            f"{r:.3f}",
+            f"{p:.2f}",
+            "n/a" if math.isnan(a) else f"{a:.2f}",
+            "n/a" if math.isnan(a) or math.isnan(p) else f"{p - a:+.2f}",
+        ]
+        for q, r, p, a in zip(qualities, test.bpp, test.psnr, at, strict=True)
+    ]
+    return _table(
+        [
+            "quality",
+            "bpp",
+            "PSNR (dB)",
+            f"{anchor.key} PSNR at that bpp",
+            "difference (dB)",
+        ],
+        rows,
+    )
+
+
+def _learned(measured: Sequence[Curve], codecs: Sequence[Codec]) -> list[Curve]:
+    names = {c.name for c in codecs if isinstance(c, S2LICCodec)}
+    return [c for c in measured if c.key in names]
 
 
 def _percent(value: float | None) -> str:
@@ -316,6 +376,20 @@ def _markdown(
         "points. Times: mean wall time per image and point, in seconds.",
         "",
     ]
+    for curve in _learned(measured, ctx.codecs) if anchor else ():
+        if curve.key == anchor.key:
+            continue
+        lines += [
+            f"## {curve.key} vs {anchor.key} at equal rate (PSNR-RGB)",
+            "",
+            equal_rate_table(anchor, curve),
+            "",
+            f"Mean difference: {_stretches_text(anchor, curve)} (split where the "
+            "curves cross). The anchor is interpolated at each rate like the "
+            "BD-rates: a monotone cubic (PCHIP) in log-rate through its points; n/a "
+            "outside its range.",
+            "",
+        ]
     if ctx.references:
         lines += [
             "## BD-rate (PSNR-RGB) vs published Kodak curves",
@@ -539,6 +613,12 @@ def build_report(
         for fmt in ("png", "svg"):
             files[f"{stem}.{fmt}"] = render_plot(curves, references, metric, fmt, title)
     summary = anchor_table(curves, anchor_curve)
+    for curve in _learned(curves, codecs) if anchor_curve else ():
+        if curve.key != anchor_curve.key:
+            summary += (
+                f"\n\n{curve.key} vs {anchor_curve.key} at equal rate (PSNR-RGB): "
+                + _stretches_text(anchor_curve, curve)
+            )
     if references:
         summary += "\n\n" + reference_table(curves, references)
     return Report(files, summary, curves, anchor_curve)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2lic.codec.eval.bd import bd_psnr, bd_rate
+from s2lic.codec.eval.bd import bd_psnr, bd_rate, psnr_at, stretches
 
 # CompressAI's published Kodak curves, next to the repository (see SOURCE.md there).
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "kodak"
@@ -118,3 +118,62 @@ def test_errors() -> None:
         bd_rate([0.0, *RATE[1:]], PSNR, RATE, PSNR)
     with pytest.raises(ValueError, match="NaN"):
         bd_psnr(RATE, [math.nan, *PSNR[1:]], RATE, PSNR)
+
+
+def test_psnr_at_passes_through_the_points_and_never_extrapolates() -> None:
+    assert np.allclose(psnr_at(RATE, PSNR, RATE), PSNR, rtol=0, atol=1e-12)
+    # Linear in log-rate between two points: the geometric middle is the mean.
+    middle = math.sqrt(RATE[1] * RATE[2])
+    two = psnr_at(RATE[1:3], PSNR[1:3], [middle])
+    assert two[0] == pytest.approx((PSNR[1] + PSNR[2]) / 2, abs=1e-12)
+    outside = psnr_at(RATE, PSNR, [0.0, -1.0, RATE[0] * 0.99, RATE[-1] * 1.01])
+    assert np.isnan(outside).all()
+    # Monotone (PCHIP): between two points, between their values.
+    between = psnr_at(RATE, PSNR, np.geomspace(RATE[0], RATE[-1], 200))
+    assert np.all(np.diff(between) > 0)
+
+
+def test_stretches_of_parallel_curves() -> None:
+    shifted = [p + 0.37 for p in PSNR]
+    (one,) = stretches(RATE, PSNR, RATE, shifted)
+    assert (one.lo, one.hi) == pytest.approx((RATE[0], RATE[-1]))
+    assert one.difference == pytest.approx(0.37, abs=1e-12)
+    # Only the rates both cover count.
+    (part,) = stretches(RATE, PSNR, RATE[2:], shifted[2:])
+    assert (part.lo, part.hi) == pytest.approx((RATE[2], RATE[-1]))
+    (same,) = stretches(RATE, PSNR, RATE, PSNR)
+    assert same.difference == pytest.approx(0.0, abs=1e-12)
+
+
+def test_stretches_split_where_the_curves_cross() -> None:
+    # Both linear in log-rate: the test gains 2 dB less per e-fold of rate than
+    # the anchor and starts 1 dB ahead, so it falls behind at rate e^0.5.
+    rate = np.geomspace(0.1, 2.0, 7)
+    anchor = 30 + 5 * np.log(rate)
+    test = 31 + 3 * np.log(rate)
+    ahead, behind = stretches(rate, anchor, rate, test)
+    assert ahead.lo == pytest.approx(0.1) and behind.hi == pytest.approx(2.0)
+    assert ahead.hi == behind.lo == pytest.approx(math.exp(0.5), rel=1e-9)
+    # Mean of 1 - 2·ln(r) over each stretch in log-rate.
+    assert ahead.difference == pytest.approx(1 - (math.log(0.1) + 0.5), rel=1e-9)
+    assert behind.difference == pytest.approx(1 - (0.5 + math.log(2.0)), rel=1e-9)
+    # Weighted by their log-rate lengths the stretches give back the BD-PSNR.
+    weights = [math.log(s.hi / s.lo) for s in (ahead, behind)]
+    mean = (weights[0] * ahead.difference + weights[1] * behind.difference) / sum(
+        weights
+    )
+    assert mean == pytest.approx(bd_psnr(rate, anchor, rate, test), abs=1e-9)
+
+
+def test_stretches_on_published_curves() -> None:
+    """WebP's published Kodak curve crosses JPEG's nowhere: one stretch, ahead."""
+    ra, pa = _reference("jpeg")
+    rt, pt = _reference("webp")
+    found = stretches(ra, pa, rt, pt)
+    assert len(found) == 1 and found[0].difference > 0
+    assert found[0].difference == pytest.approx(bd_psnr(ra, pa, rt, pt), abs=1e-9)
+
+
+def test_stretches_need_overlapping_rates() -> None:
+    with pytest.raises(ValueError, match="do not overlap in rate"):
+        stretches([0.1, 0.2], [20, 25], [0.3, 0.4], [22, 24])

@@ -292,7 +292,44 @@ def test_report_files(evaluated: Evaluated, built: report.Report) -> None:
         assert built.files[f"{stem}.png"].startswith(PNG_MAGIC)
         assert Image.open(io.BytesIO(built.files[f"{stem}.png"])).size[0] > 500
         assert b"<svg" in built.files[f"{stem}.svg"][:1000]
-    assert built.summary in md
+    table, equal_rate = built.summary.split("\n\n")
+    assert table in md
+    # The learned model is set against the anchor at equal rate; the anchor is not.
+    assert "## s2lic-tiny vs jpeg at equal rate (PSNR-RGB)" in md
+    assert "| quality | bpp | PSNR (dB) | jpeg PSNR at that bpp |" in md
+    assert equal_rate.startswith("s2lic-tiny vs jpeg at equal rate (PSNR-RGB): ")
+    assert equal_rate.split(": ", 1)[1] in md
+    assert "## jpeg vs" not in md
+
+
+def _curve(
+    key: str, bpp: list[float], psnr: list[float], quality: tuple[float, ...] = ()
+) -> curves.Curve:
+    nan = (math.nan,) * len(bpp)
+    return curves.Curve(
+        key, key, "", tuple(bpp), tuple(psnr), nan, nan, nan, True, quality
+    )
+
+
+def test_equal_rate_table_and_stretches() -> None:
+    anchor = _curve("jpeg", [0.2, 0.5, 1.0, 2.0], [25.0, 30.0, 34.0, 38.0])
+    test = _curve(
+        "s2lic-s",
+        [0.1, 0.5, 1.0, 1.5],
+        [26.0, 31.0, 34.5, 36.0],
+        quality=(0.0, 0.4, 0.8, 1.0),
+    )
+    rows = report.equal_rate_table(anchor, test).splitlines()[2:]
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    assert cells[0] == ["0", "0.100", "26.00", "n/a", "n/a"]  # below JPEG's range
+    assert cells[1] == ["0.4", "0.500", "31.00", "30.00", "+1.00"]
+    assert cells[2] == ["0.8", "1.000", "34.50", "34.00", "+0.50"]
+    assert cells[3][0] == "1" and float(cells[3][4]) < 0  # JPEG ahead at 1.5 bpp
+    found = report.curve_stretches(anchor, test)
+    assert [s.difference > 0 for s in found] == [True, False]
+    assert found[0].lo == pytest.approx(0.2) and found[-1].hi == pytest.approx(1.5)
+    assert 1.0 < found[0].hi < 1.5
+    assert report.curve_stretches(anchor, _curve("far", [3.0, 4.0], [40, 41])) == []
 
 
 def test_report_is_deterministic(evaluated: Evaluated, built: report.Report) -> None:
