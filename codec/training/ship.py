@@ -27,6 +27,7 @@ import tomllib
 from s2lic.codec.eval.bd import bd_psnr, bd_rate
 from s2lic.codec.eval.codecs import S2LICCodec, make_codec
 from s2lic.codec.eval.curves import Curve, measured_curve
+from s2lic.codec.eval.report import curve_stretches
 from s2lic.codec.eval.runner import find_images, run_eval
 from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import config_json, load_model, read_manifest, weights_dir
@@ -195,7 +196,9 @@ def record(
 
 
 def kodak_record(curves: dict[str, Curve], key: str = "candidate") -> dict[str, Any]:
-    """The manifest's Kodak results: the curve and BD-rates vs JPEG and WebP."""
+    """The manifest's Kodak results: the curve, BD-rates vs JPEG and WebP, and the
+    rate stretches where it is ahead of or behind JPEG (``vs_jpeg_at_equal_rate``:
+    ``{bpp = [from, to], psnr_db = mean gap}`` each)."""
     out = _curve_record(curves[key])
     for anchor in ("jpeg", "webp"):
         if anchor in curves:
@@ -203,6 +206,11 @@ def kodak_record(curves: dict[str, Curve], key: str = "candidate") -> dict[str, 
             out[f"bd_rate_vs_{anchor}"] = (
                 round(value, 2) if math.isfinite(value) else "n/a"
             )
+    if "jpeg" in curves:
+        out["vs_jpeg_at_equal_rate"] = [
+            {"bpp": [round(s.lo, 3), round(s.hi, 3)], "psnr_db": round(s.difference, 2)}
+            for s in curve_stretches(curves["jpeg"], curves[key])
+        ]
     return out
 
 

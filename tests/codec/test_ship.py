@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from s2lic.codec.eval.curves import Curve
-from s2lic.codec.training.ship import compare, record, ship
+from s2lic.codec.training.ship import compare, kodak_record, record, ship
 from s2lic.codec.zoo import load_model, read_manifest, save_weights
 
 
@@ -50,6 +50,17 @@ def test_psnr_ranges_apart_fall_back_to_bd_psnr() -> None:
     assert verdict.bd_psnr == pytest.approx(14.0)
     apart = _curve([5.0, 6.0], [60.0, 61.0])
     assert not compare(apart, BASE).better
+
+
+def test_kodak_record_says_where_jpeg_is_ahead() -> None:
+    jpeg = _curve([0.2, 0.5, 1.0, 2.0], [25.0, 30.0, 34.0, 38.0])
+    ours = _curve([0.1, 0.5, 1.0, 1.5], [26.0, 31.0, 34.5, 36.0])
+    kodak = kodak_record({"candidate": ours, "jpeg": jpeg})
+    assert kodak["bd_rate_vs_jpeg"] < 0 and "bd_rate_vs_webp" not in kodak
+    ahead, behind = kodak["vs_jpeg_at_equal_rate"]
+    assert ahead["bpp"][0] == 0.2 and ahead["bpp"][1] == behind["bpp"][0]
+    assert behind["bpp"][1] == 1.5
+    assert ahead["psnr_db"] > 0 > behind["psnr_db"]
 
 
 def test_ship_and_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
