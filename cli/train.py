@@ -35,6 +35,10 @@ _HELP = {
     "schedule_minutes": "length of the lr schedule in minutes over all sessions of "
     "the run (0 = --minutes): stop early, resume later",
     "aux_lr": "learning rate of the z quantiles",
+    "ema": "decay of an exponential moving average of the weights, e.g. 0.999; "
+    "validated and exported instead of the raw weights (0 = off)",
+    "snapshots": "keep the weights of every checkpoint as step-N.safetensors (ship "
+    "the average of the last ones)",
     "init": "start from these weights (fresh optimiser) if there is no checkpoint",
     "holdout": "training images held back for validation",
     "val_every": "validate every N steps",

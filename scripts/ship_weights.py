@@ -5,6 +5,9 @@
         --where "H200, GPU round" --trained-on gpu \
         [--dataset ../shared/data/kodak] [--dry-run]
 
+Several weight files (e.g. a run's last checkpoints) are averaged parameter by
+parameter into OUT/average.safetensors, and that average is the candidate.
+
 Prints the comparison; on success copies the weights into weights/ and records the
 round (from the run folders' run.json and log.csv; a round that chained runs names
 them all, in order, the weights being the last one's) and the Kodak results in
@@ -27,6 +30,7 @@ from s2lic.codec.training.objective import RateDistortion
 from s2lic.codec.training.ship import (
     MIN_GAIN,
     TRAINED_ON,
+    average_weights,
     compare,
     default_codecs,
     evaluate,
@@ -81,7 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("weights", type=Path)
+    p.add_argument(
+        "weights",
+        type=Path,
+        nargs="+",
+        help="the candidate weights; several: their parameter average",
+    )
     p.add_argument(
         "--run",
         type=Path,
@@ -109,7 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     # Provenance first: a run without run.json fails now, not after the evaluation.
     training = _round(args.run, args.where, args.trained_on)
     tune_allocator()
-    codecs = default_codecs(args.weights, args.model, args.device)
+    candidate = args.weights[0]
+    if len(args.weights) > 1:
+        args.out.mkdir(parents=True, exist_ok=True)
+        candidate = average_weights(
+            args.weights, args.model, args.out / "average.safetensors"
+        )
+        training["averaged"] = [w.name for w in args.weights]
+    codecs = default_codecs(candidate, args.model, args.device)
     curves = evaluate(args.dataset, args.out, codecs, args.limit)
     verdict = compare(curves["candidate"], curves.get("shipped"), args.min_gain)
     kodak = kodak_record(curves)
@@ -121,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not verdict.better or args.dry_run:
         return 0
-    name, sha = ship(args.weights, args.model)
+    name, sha = ship(candidate, args.model)
     path = record(args.model, name, sha, training, kodak)
     print(f"shipped weights/{name}; recorded in {path}")
     return 0

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import math
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 import tomli_w
 import tomllib
+import torch
 
 from s2lic.codec.eval.bd import bd_psnr, bd_rate
 from s2lic.codec.eval.codecs import S2LICCodec, make_codec
@@ -30,12 +32,19 @@ from s2lic.codec.eval.curves import Curve, measured_curve
 from s2lic.codec.eval.report import curve_stretches
 from s2lic.codec.eval.runner import find_images, run_eval
 from s2lic.codec.registry import get_spec
-from s2lic.codec.zoo import config_json, load_model, read_manifest, weights_dir
+from s2lic.codec.zoo import (
+    config_json,
+    load_model,
+    read_manifest,
+    save_weights,
+    weights_dir,
+)
 
 __all__ = [
     "MIN_GAIN",
     "TRAINED_ON",
     "Comparison",
+    "average_weights",
     "compare",
     "evaluate",
     "ship",
@@ -116,6 +125,29 @@ def evaluate(
             raise RuntimeError(f"{key}: no complete quality on {dataset}")
         curves[key] = curve
     return curves
+
+
+def average_weights(paths: Sequence[Path], model: str, out: Path) -> Path:
+    """Write the parameter average of several weight files of one model to `out`.
+
+    Averaging the last checkpoints of a run (Izmailov et al., "Averaging Weights
+    Leads to Wider Optima and Better Generalization", UAI 2018) smooths out the
+    noise of small-batch steps; the coding tables are rebuilt for the average.
+
+    Raises:
+        ValueError: no file given.
+    """
+    if not paths:
+        raise ValueError("no weights to average")
+    loaded = [load_model(model, "cpu", path) for path in paths]
+    first = loaded[0]
+    others = [dict(m.model.named_parameters()) for m in loaded[1:]]
+    with torch.no_grad():
+        for name, param in first.model.named_parameters():
+            stack = [param.float(), *(o[name].float() for o in others)]
+            param.copy_(torch.stack(stack).mean(0))
+    save_weights(first.spec, first.model, out)
+    return out
 
 
 def _sha256(path: Path) -> str:

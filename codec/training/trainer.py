@@ -2,6 +2,7 @@
 
     data ─> random crops ─> model(x, q) ─> RD loss (+ aux loss of z's quantiles)
          ─> AdamW (warm-up + cosine), grad clipping, bf16 autocast (CUDA, bf16 CPUs)
+    optional EMA of the weights (`ema`): what is validated and exported
     every `ckpt_every` s: full state -> ckpt.pt, fp16 weights -> last.safetensors,
                           config + step + time -> run.json (travels with the weights)
     every `val_every` steps: held-back images at 3 qualities -> out/val.csv
@@ -18,6 +19,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +30,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from s2lic.codec.registry import get_spec
@@ -68,6 +71,12 @@ class TrainConfig:
             warm-up, one cosine and one optimiser state over calls of a lent GPU.
         objective: λ range and metric.
         aux_lr: learning rate of the EntropyBottleneck's quantiles.
+        ema: decay of an exponential moving average of the weights, updated after
+            every step (0: none). With it, validation and the exported weights
+            are the average; the checkpoint keeps both.
+        snapshots: also keep the weights of every checkpoint as
+            ``step-N.safetensors``, to ship the average of the last ones
+            (scripts/ship_weights.py takes several files).
         init: weights to start from (fresh optimiser) when there is no checkpoint.
         holdout, val_every: held-back images and validation period (steps).
         ckpt_every: seconds between checkpoints.
@@ -94,6 +103,8 @@ class TrainConfig:
     schedule_minutes: float = 0.0
     objective: RateDistortion = field(default_factory=RateDistortion)
     aux_lr: float = 1e-3
+    ema: float = 0.0
+    snapshots: bool = False
     init: str | None = None
     holdout: int = 8
     val_every: int = 500
@@ -113,6 +124,8 @@ class TrainConfig:
             raise ValueError(
                 f"schedule_minutes must be >= 0, got {self.schedule_minutes}"
             )
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
 
 
 @dataclass
@@ -237,6 +250,16 @@ class _Run:
             self.main_params, lr=cfg.lr, weight_decay=cfg.weight_decay
         )
         self.aux_opt = torch.optim.Adam(self.aux_params, lr=cfg.aux_lr)
+        # Every rank steps the same weights, so one average (rank 0's) suffices.
+        self.ema = (
+            AveragedModel(
+                self.model,
+                multi_avg_fn=get_ema_multi_avg_fn(cfg.ema),
+                use_buffers=False,
+            )
+            if cfg.ema and self.rank == 0
+            else None
+        )
         self.step, self.elapsed, self.skipped = 0, 0.0, 0
         self.data = list(cfg.data)  # every session's folders, for the provenance
         if resume:
@@ -278,6 +301,8 @@ class _Run:
         load_state(self.model, state["model"])
         self.opt.load_state_dict(state["opt"])
         self.aux_opt.load_state_dict(state["aux_opt"])
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.data = list(dict.fromkeys([*state.get("data", ()), *self.data]))
         if self.rank == 0:
@@ -301,6 +326,11 @@ class _Run:
         if self.cfg.compile:
             net = torch.compile(net)  # type: ignore[assignment]
         return net
+
+    @property
+    def exported(self) -> nn.Module:
+        """The weights that are validated and shipped: the average, if any."""
+        return self.model if self.ema is None else self.ema.module
 
     def run_time(self) -> float:
         """Seconds trained, over all resumed sessions of this run."""
@@ -341,6 +371,8 @@ class _Run:
             torch.nn.utils.clip_grad_norm_(self.main_params, cfg.clip)
         self.opt.step()
         self.aux_opt.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.step += 1
         row = {k: v.item() for k, v in parts.items()}
         return {**row, "aux": aux_loss.item(), "lr": lr}
@@ -349,14 +381,15 @@ class _Run:
     def validate(self) -> dict[str, float]:
         """Eval-mode rate (likelihoods) and PSNR of held-back crops at 3 qualities."""
         assert self.val is not None
-        self.model.eval()
+        model = self.exported
+        model.eval()
         row: dict[str, float] = {}
         for q in _VAL_QUALITIES:
             quality = torch.full((self.val.shape[0],), q, device=self.device)
-            parts = self.cfg.objective(self.model(self.val, quality), self.val, quality)
+            parts = self.cfg.objective(model(self.val, quality), self.val, quality)
             row[f"bpp@{q}"] = round(parts["bpp"].item(), 4)
             row[f"psnr@{q}"] = round(parts["psnr"].item(), 3)
-        self.model.train()
+        model.train()
         return row
 
     def save(self) -> None:
@@ -376,14 +409,17 @@ class _Run:
             "model": self.model.state_dict(),
             "opt": self.opt.state_dict(),
             "aux_opt": self.aux_opt.state_dict(),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             **info,
         }
         tmp = self.ckpt.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt)  # a crash mid-write never breaks the checkpoint
         tmp_w = self.weights.with_suffix(".tmp")
-        save_weights(self.spec, self.model, tmp_w)
+        save_weights(self.spec, self.exported, tmp_w)
         os.chmod(tmp_w, 0o644)
+        if self.cfg.snapshots:
+            shutil.copyfile(tmp_w, self.out / f"step-{self.step}.safetensors")
         os.replace(tmp_w, self.weights)
         tmp_j = self.out / "run.json.tmp"
         tmp_j.write_text(json.dumps(info, indent=1) + "\n")

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from s2lic.codec.eval.curves import Curve
-from s2lic.codec.training.ship import compare, kodak_record, record, ship
+from s2lic.codec.training.ship import (
+    average_weights,
+    compare,
+    kodak_record,
+    record,
+    ship,
+)
 from s2lic.codec.zoo import load_model, read_manifest, save_weights
 
 
@@ -61,6 +68,32 @@ def test_kodak_record_says_where_jpeg_is_ahead() -> None:
     assert ahead["bpp"][0] == 0.2 and ahead["bpp"][1] == behind["bpp"][0]
     assert behind["bpp"][1] == 1.5
     assert ahead["psnr_db"] > 0 > behind["psnr_db"]
+
+
+def test_average_weights(tmp_path: Path) -> None:
+    loaded = load_model("s2lic-tiny")
+    files = []
+    for i, shift in enumerate((0.0, 0.25, 0.25)):
+        with torch.no_grad():
+            for p in loaded.model.parameters():
+                p.add_(shift)
+        files.append(tmp_path / f"w{i}.safetensors")
+        save_weights(loaded.spec, loaded.model, files[-1])
+    out = average_weights(files, "s2lic-tiny", tmp_path / "avg.safetensors")
+    states = [load_file(f) for f in (*files, out)]
+    names = [n for n, _ in loaded.model.named_parameters()]
+    for name in names:
+        mean = sum(s[name].float() for s in states[:3]) / 3
+        torch.testing.assert_close(states[3][name].float(), mean, atol=2e-3, rtol=1e-3)
+    # Offsets 0, 0.25 and 0.5 from the first: the mean is the middle file.
+    for name in names:
+        torch.testing.assert_close(
+            states[3][name].float(), states[1][name].float(), atol=2e-3, rtol=1e-3
+        )
+    averaged = load_model("s2lic-tiny", "cpu", out)  # a valid weights file
+    assert averaged.trained
+    with pytest.raises(ValueError, match="no weights"):
+        average_weights([], "s2lic-tiny", tmp_path / "none.safetensors")
 
 
 def test_ship_and_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

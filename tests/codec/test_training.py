@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from PIL import Image
+from safetensors.torch import load_file
 
 from s2lic.codec import api
 from s2lic.codec.models.base import RDOutput
@@ -168,6 +169,48 @@ def test_init_from_weights(image_dir: Path, tmp_path: Path) -> None:
         provenance["crop"] == single[0]["crop"]
         and provenance["data"] == single[0]["data"]
     )
+
+
+def test_ema_of_the_weights(image_dir: Path, tmp_path: Path) -> None:
+    """`ema`: the average is exported, checkpointed and resumed; raw weights train."""
+    out = tmp_path / "run"
+    train(_cfg(image_dir, out, steps=1, ema=0.75))
+    one = torch.load(out / "ckpt.pt", weights_only=True)
+    train(_cfg(image_dir, out, steps=2, ema=0.75))  # resumed: the average goes on
+    two = torch.load(out / "ckpt.pt", weights_only=True)
+    assert int(one["ema"]["n_averaged"]) == 1 and int(two["ema"]["n_averaged"]) == 2
+    exported = load_file(out / "last.safetensors")
+    names = [n for n, _ in load_model("s2lic-tiny").model.named_parameters()]
+    moved = 0
+    for name in names:
+        raw1, raw2 = one["model"][name], two["model"][name]
+        # The first update copies the weights, each later one moves 1 - decay of
+        # the way towards them.
+        assert torch.equal(one["ema"][f"module.{name}"], raw1), name
+        average = two["ema"][f"module.{name}"]
+        torch.testing.assert_close(average, 0.75 * raw1 + 0.25 * raw2)
+        assert torch.equal(exported[name], average.half()), name
+        moved += not torch.equal(average, raw2)
+    assert moved > len(names) // 2  # the raw weights went on without the average
+    assert "ema" not in torch.load(
+        train(_cfg(image_dir, tmp_path / "plain", steps=1)).checkpoint,
+        weights_only=True,
+    )
+    with pytest.raises(ValueError, match="ema"):
+        _cfg(image_dir, out, ema=1.0)
+
+
+def test_snapshots_of_every_checkpoint(image_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_cfg(image_dir, out, steps=2, snapshots=True))
+    train(_cfg(image_dir, out, steps=3, snapshots=True))
+    assert sorted(p.name for p in out.glob("step-*")) == [
+        "step-2.safetensors",
+        "step-3.safetensors",
+    ]
+    last = (out / "last.safetensors").read_bytes()
+    assert (out / "step-3.safetensors").read_bytes() == last
+    assert (out / "step-2.safetensors").read_bytes() != last
 
 
 def test_a_schedule_over_several_sessions() -> None:
