@@ -23,21 +23,27 @@ def shipped() -> torch.nn.Module:
 
 
 def test_encode_and_decode_agree_across_thread_counts(shipped: torch.nn.Module) -> None:
+    """Files coded with one thread count decode exactly with another, both ways.
+
+    The encoder itself need not give the same file under another thread count: g_a is
+    float32, and a latent value a last bit away from a rounding boundary may round
+    the other way (then the contexts of what follows change too). What must hold is
+    that every file decodes to the symbols it was coded with.
+    """
     coder = get_coder("rans")
     x = _image(128, 192)
-    with num_threads(2):
-        enc = shipped.compress(x, 0.7, coder)
-        reference = shipped.synthesize(enc.y_hat, 0.7)
-    with num_threads(1):
-        x_dec, symbols = shipped.decompress(enc.streams, enc.shape, 0.7, coder)
-        again = shipped.compress(x, 0.7, coder)
-    for a, b in zip(symbols, enc.symbols, strict=True):
-        assert np.array_equal(a, b)
-    assert again.streams == enc.streams
-    assert torch.equal(again.y_hat, enc.y_hat)
-    # The synthesis is float32 and may differ in the last bits across thread counts;
-    # it is outside the coding loop, so such differences cannot desynchronise it.
-    torch.testing.assert_close(x_dec, reference, atol=1e-5, rtol=0)
+    for enc_threads, dec_threads in ((2, 1), (1, 2)):
+        with num_threads(enc_threads):
+            enc = shipped.compress(x, 0.7, coder)
+            reference = shipped.synthesize(enc.y_hat, 0.7)
+        with num_threads(dec_threads):
+            x_dec, symbols = shipped.decompress(enc.streams, enc.shape, 0.7, coder)
+        for a, b in zip(symbols, enc.symbols, strict=True):
+            assert np.array_equal(a, b)
+        # The synthesis is float32 and may differ in the last bits across thread
+        # counts; it is outside the coding loop, so such differences cannot
+        # desynchronise it.
+        torch.testing.assert_close(x_dec, reference, atol=1e-5, rtol=0)
 
 
 def test_coded_latent_lies_on_the_mean_grid(shipped: torch.nn.Module) -> None:
