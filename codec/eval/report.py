@@ -190,9 +190,12 @@ def equal_rate_table(anchor: Curve, test: Curve) -> str:
     )
 
 
-def _learned(measured: Sequence[Curve], codecs: Sequence[Codec]) -> list[Curve]:
+def _learned_vs(
+    anchor: Curve, measured: Sequence[Curve], codecs: Sequence[Codec]
+) -> list[Curve]:
+    """The s2lic curves to set against ``anchor`` at equal rate (not itself)."""
     names = {c.name for c in codecs if isinstance(c, S2LICCodec)}
-    return [c for c in measured if c.key in names]
+    return [c for c in measured if c.key in names and c.key != anchor.key]
 
 
 def _percent(value: float | None) -> str:
@@ -376,9 +379,7 @@ def _markdown(
         "points. Times: mean wall time per image and point, in seconds.",
         "",
     ]
-    for curve in _learned(measured, ctx.codecs) if anchor else ():
-        if curve.key == anchor.key:
-            continue
+    for curve in _learned_vs(anchor, measured, ctx.codecs) if anchor else ():
         lines += [
             f"## {curve.key} vs {anchor.key} at equal rate (PSNR-RGB)",
             "",
@@ -613,12 +614,11 @@ def build_report(
         for fmt in ("png", "svg"):
             files[f"{stem}.{fmt}"] = render_plot(curves, references, metric, fmt, title)
     summary = anchor_table(curves, anchor_curve)
-    for curve in _learned(curves, codecs) if anchor_curve else ():
-        if curve.key != anchor_curve.key:
-            summary += (
-                f"\n\n{curve.key} vs {anchor_curve.key} at equal rate (PSNR-RGB): "
-                + _stretches_text(anchor_curve, curve)
-            )
+    for curve in _learned_vs(anchor_curve, curves, codecs) if anchor_curve else ():
+        summary += (
+            f"\n\n{curve.key} vs {anchor_curve.key} at equal rate (PSNR-RGB): "
+            + _stretches_text(anchor_curve, curve)
+        )
     if references:
         summary += "\n\n" + reference_table(curves, references)
     return Report(files, summary, curves, anchor_curve)
