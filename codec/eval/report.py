@@ -29,12 +29,12 @@ import math
 import os
 import platform
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final, Literal
 
-from s2lic.codec.eval.bd import Stretch, bd_rate, psnr_at, stretches
+from s2lic.codec.eval.bd import Stretch, bd_psnr, bd_rate, psnr_at, stretches
 from s2lic.codec.eval.codecs import Codec, EvalError, S2LICCodec
 from s2lic.codec.eval.curves import Curve, Metric, is_untrained, mean, measured_curve
 from s2lic.codec.eval.runner import CSV_NAME, EvalResult, summarize
@@ -45,6 +45,7 @@ __all__ = [
     "Report",
     "build_report",
     "compressai_json",
+    "curve_bd_psnr",
     "curve_bd_rate",
     "curve_stretches",
     "environment",
@@ -131,10 +132,22 @@ def curve_bd_rate(anchor: Curve, test: Curve, metric: Metric = "psnr") -> float 
     Undefined: the curves do not overlap in quality, or one has too few usable
     points (see `s2lic.codec.eval.bd`).
     """
+    return _curve_bd(bd_rate, anchor, test, metric)
+
+
+def curve_bd_psnr(anchor: Curve, test: Curve, metric: Metric = "psnr") -> float | None:
+    """BD-PSNR (mean quality gain at equal rate) of ``test`` against ``anchor``,
+    None where the curves do not overlap in rate or cannot be interpolated."""
+    return _curve_bd(bd_psnr, anchor, test, metric)
+
+
+def _curve_bd(
+    fn: Callable[..., float], anchor: Curve, test: Curve, metric: Metric
+) -> float | None:
     rate_a, value_a = anchor.series(metric)
     rate_t, value_t = test.series(metric)
     try:
-        return bd_rate(rate_a, value_a, rate_t, value_t)
+        return float(fn(rate_a, value_a, rate_t, value_t))
     except ValueError:
         return None
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,10 +25,9 @@ import tomli_w
 import tomllib
 import torch
 
-from s2lic.codec.eval.bd import bd_psnr, bd_rate
 from s2lic.codec.eval.codecs import S2LICCodec, make_codec
 from s2lic.codec.eval.curves import Curve, measured_curve
-from s2lic.codec.eval.report import curve_stretches
+from s2lic.codec.eval.report import curve_bd_psnr, curve_bd_rate, curve_stretches
 from s2lic.codec.eval.runner import find_images, run_eval
 from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import (
@@ -67,23 +65,14 @@ class Comparison:
     Attributes:
         better: ship the candidate.
         reason: one line saying why.
-        bd_rate: candidate vs shipped, percent (NaN if not computable).
-        bd_psnr: candidate vs shipped, dB (NaN if not computable).
+        bd_rate: candidate vs shipped, percent (None if not computable).
+        bd_psnr: candidate vs shipped, dB (None if not computable).
     """
 
     better: bool
     reason: str
-    bd_rate: float = math.nan
-    bd_psnr: float = math.nan
-
-
-def _bd(fn: Any, anchor: Curve, test: Curve) -> float:
-    try:
-        return float(
-            fn(list(anchor.bpp), list(anchor.psnr), list(test.bpp), list(test.psnr))
-        )
-    except ValueError:
-        return math.nan
+    bd_rate: float | None = None
+    bd_psnr: float | None = None
 
 
 def compare(
@@ -98,12 +87,12 @@ def compare(
     """
     if shipped is None:
         return Comparison(True, "no trained weights are shipped yet")
-    rate = _bd(bd_rate, shipped, candidate)
-    gain = _bd(bd_psnr, shipped, candidate)
-    if math.isfinite(rate):
+    rate = curve_bd_rate(shipped, candidate)
+    gain = curve_bd_psnr(shipped, candidate)
+    if rate is not None:
         reason = f"BD-rate vs shipped {rate:+.2f} % (needs <= {-min_gain:+.2f} %)"
         return Comparison(rate <= -min_gain, reason, rate, gain)
-    if math.isfinite(gain):
+    if gain is not None:
         return Comparison(gain > 0, f"BD-PSNR vs shipped {gain:+.3f} dB", rate, gain)
     return Comparison(False, "curves do not overlap: cannot compare", rate, gain)
 
@@ -234,10 +223,8 @@ def kodak_record(curves: dict[str, Curve], key: str = "candidate") -> dict[str, 
     out = _curve_record(curves[key])
     for anchor in ("jpeg", "webp"):
         if anchor in curves:
-            value = _bd(bd_rate, curves[anchor], curves[key])
-            out[f"bd_rate_vs_{anchor}"] = (
-                round(value, 2) if math.isfinite(value) else "n/a"
-            )
+            value = curve_bd_rate(curves[anchor], curves[key])
+            out[f"bd_rate_vs_{anchor}"] = "n/a" if value is None else round(value, 2)
     if "jpeg" in curves:
         out["vs_jpeg_at_equal_rate"] = [
             {"bpp": [round(s.lo, 3), round(s.hi, 3)], "psnr_db": round(s.difference, 2)}
