@@ -257,4 +257,22 @@ def save_weights(
     }
     meta = {"format": _FORMAT, "model": spec.name, "config": config_json(spec)}
     save_file(state, str(path), metadata=meta)
+    _sort_metadata(Path(path))
     return _sha256(Path(path))
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrite the header with its metadata in key order, in place.
+
+    safetensors writes the metadata in the order of a Rust hash map, seeded per
+    process, so the same weights would otherwise get a different sha256 each export.
+    """
+    with path.open("r+b") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > size:  # never: same keys and values, reordered
+            raise RuntimeError(f"{path}: cannot reorder the safetensors header")
+        f.seek(8)
+        f.write(text.ljust(size))

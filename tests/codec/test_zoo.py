@@ -63,6 +63,19 @@ def test_random_weights_are_reproducible() -> None:
         assert ka == kb and torch.equal(va, vb)
 
 
+def test_exported_metadata_is_in_key_order(tmp_path: Path) -> None:
+    # safetensors orders it by a per-process hash seed; sorted, the same weights
+    # get the same sha256 whichever process exports them
+    tiny = load_model("s2lic-tiny")
+    path = tmp_path / "tiny.safetensors"
+    sha = save_weights(tiny.spec, tiny.model, path)
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    keys = list(json.loads(raw[8 : 8 + size])["__metadata__"])
+    assert keys == sorted(keys) and len(keys) >= 3
+    assert save_weights(tiny.spec, tiny.model, tmp_path / "again.safetensors") == sha
+
+
 def test_weights_round_trip(tmp_path: Path) -> None:
     src = load_model("s2lic-tiny")
     with torch.no_grad():
