@@ -13,6 +13,7 @@ Multi-GPU through ``torchrun`` (DDP; NCCL on CUDA, gloo on CPUs). Only rank 0 wr
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import dataclasses
 import json
@@ -416,7 +417,10 @@ class _Run:
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt)  # a crash mid-write never breaks the checkpoint
         tmp_w = self.weights.with_suffix(".tmp")
-        save_weights(self.spec, self.exported, tmp_w)
+        # save_weights rebuilds the coding tables in place, which can resize them;
+        # the EMA's module must keep the raw model's buffer shapes, as AveragedModel
+        # copies those buffers into it at every update.
+        save_weights(self.spec, copy.deepcopy(self.exported), tmp_w)
         os.chmod(tmp_w, 0o644)
         if self.cfg.snapshots:
             shutil.copyfile(tmp_w, self.out / f"step-{self.step}.safetensors")

@@ -22,7 +22,7 @@ from s2lic.codec.models.base import RDOutput
 from s2lic.codec.training import RateDistortion, TrainConfig, train
 from s2lic.codec.training import data as data_mod
 from s2lic.codec.training.data import DataError, RandomCrops, list_images, split_holdout
-from s2lic.codec.training.trainer import _Schedule, amp_bf16, rd_losses
+from s2lic.codec.training.trainer import _Run, _Schedule, amp_bf16, rd_losses
 from s2lic.codec.zoo import load_model
 from tests.conftest import smooth_image
 
@@ -169,6 +169,24 @@ def test_init_from_weights(image_dir: Path, tmp_path: Path) -> None:
         provenance["crop"] == single[0]["crop"]
         and provenance["data"] == single[0]["data"]
     )
+
+
+def test_export_leaves_the_average_s_coding_tables_alone(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    """Exporting rebuilds the coding tables, whose length follows the quantiles; done
+    in place on the average it broke the next EMA update (run 10 on the CPU)."""
+    run = _Run(_cfg(image_dir, tmp_path / "run", ema=0.9))
+    assert run.ema is not None
+    with torch.no_grad():
+        run.ema.module.entropy.entropy_bottleneck.quantiles.mul_(3)
+    name = "entropy.entropy_bottleneck._quantized_cdf"
+    before = {k: v.clone() for k, v in run.ema.module.named_buffers()}
+    run.save()
+    assert load_file(run.weights)[name].shape[1] > before[name].shape[1]
+    for key, buffer in run.ema.module.named_buffers():
+        assert torch.equal(buffer, before[key]), key
+    run.train_step(next(iter(run.loader)))  # copies the raw model's buffers in
 
 
 def test_ema_of_the_weights(image_dir: Path, tmp_path: Path) -> None:
