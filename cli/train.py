@@ -31,7 +31,8 @@ _HELP = {
     "warmup": "warm-up steps",
     "clip": "gradient-norm clip (0 = off)",
     "steps": "stop after this many steps (schedule length)",
-    "minutes": "stop after this many minutes (and save)",
+    "minutes": "stop after this many minutes (and save); without --steps or "
+    "--schedule-minutes they count over all sessions of the run",
     "schedule_minutes": "length of the lr schedule in minutes over all sessions of "
     "the run (0 = --minutes): stop early, resume later",
     "aux_lr": "learning rate of the z quantiles",

@@ -64,8 +64,10 @@ class TrainConfig:
         lr, weight_decay, warmup, clip: AdamW and its schedule; `warmup` steps from
             10 % of lr, then cosine to 10 % at the end of the run.
         steps: length of the run in steps (0: until `minutes` runs out).
-        minutes: wall-time budget of this session (0: none); with steps = 0 it also
-            sets the schedule.
+        minutes: wall-time budget of this session (0: none). With steps = 0 and no
+            `schedule_minutes` it is the whole run's: the schedule's length in
+            minutes trained over all sessions, so a resumed session trains what is
+            left of it (not another full budget at the schedule's floor).
         schedule_minutes: length of the schedule in minutes trained over all sessions
             of the run (0: `minutes`). A session may stop before the schedule ends
             and a resumed one goes on from there, with other `data` if need be: one
@@ -339,8 +341,11 @@ class _Run:
 
     def done(self) -> bool:
         cfg = self.cfg
-        over_budget = (
-            cfg.minutes and time.perf_counter() - self.started >= 60 * cfg.minutes
+        budget = 60 * cfg.minutes
+        session = time.perf_counter() - self.started
+        whole_run = not cfg.steps and not cfg.schedule_minutes
+        over_budget = budget and (
+            session >= budget or (whole_run and self.run_time() >= budget)
         )
         return bool((cfg.steps and self.step >= cfg.steps) or over_budget)
 

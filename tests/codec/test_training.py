@@ -171,6 +171,22 @@ def test_init_from_weights(image_dir: Path, tmp_path: Path) -> None:
     )
 
 
+def test_resumed_run_trains_what_is_left_of_its_minutes(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    """Re-running the same command resumes within `minutes`; `schedule_minutes`
+    makes `minutes` a per-session budget instead."""
+    out = tmp_path / "run"
+    first = train(_cfg(image_dir, out, steps=0, minutes=0.02, val_every=0))
+    assert first.step >= 1
+    again = train(_cfg(image_dir, out, steps=0, minutes=0.02, val_every=0))
+    assert again.step == first.step  # the run's minutes are spent
+    more = train(
+        _cfg(image_dir, out, steps=0, minutes=0.02, schedule_minutes=1, val_every=0)
+    )
+    assert more.step > first.step
+
+
 def test_export_leaves_the_average_s_coding_tables_alone(
     image_dir: Path, tmp_path: Path
 ) -> None:
