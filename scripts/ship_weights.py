@@ -78,6 +78,8 @@ def _round(runs: list[Path], where: str, trained_on: str) -> dict[str, object]:
         "init": cfgs[0]["init"] or "random",
         "metric": setting(lambda c: c["objective"]["metric"]),
         "lambda": setting(lambda c: list(RateDistortion(**c["objective"]).lambdas)),
+        # The exported weights were an exponential moving average (train --ema).
+        **({"ema": ema} if (ema := setting(lambda c: c.get("ema", 0.0))) else {}),
     }
 
 

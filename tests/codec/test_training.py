@@ -133,6 +133,7 @@ def test_train_resume_and_export(image_dir: Path, tmp_path: Path) -> None:
     assert info["config"] == state["config"]
     provenance = _ship_script()._round([out], "here", "cpu")
     assert provenance["steps"] == 30 and provenance["init"] == "random"
+    assert "ema" not in provenance
     assert provenance["images_per_second"] > 0
     # The exported weights encode and decode through the public API.
     img = Image.fromarray(smooth_image(40, 56))
@@ -213,6 +214,7 @@ def test_ema_of_the_weights(image_dir: Path, tmp_path: Path) -> None:
     train(_cfg(image_dir, out, steps=2, ema=0.75))  # resumed: the average goes on
     two = torch.load(out / "ckpt.pt", weights_only=True)
     assert int(one["ema"]["n_averaged"]) == 1 and int(two["ema"]["n_averaged"]) == 2
+    assert _ship_script()._round([out], "here", "cpu")["ema"] == 0.75
     exported = load_file(out / "last.safetensors")
     names = [n for n, _ in load_model("s2lic-tiny").model.named_parameters()]
     moved = 0
