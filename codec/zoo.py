@@ -10,6 +10,7 @@ decoder with other weights refuses the file instead of decoding garbage.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -246,9 +247,13 @@ def save_weights(
 ) -> str:
     """Write shippable weights; returns the file's sha256.
 
-    Parameters are stored in fp16 when `half`; buffers keep their dtype (the coding
-    tables are integers, and fp16 would flush CompressAI's 1e-9 likelihood bound to 0).
+    The coding tables are rebuilt from the current quantiles on a copy, so `model` is
+    left as it was (rebuilding can resize its buffers, which e.g. an EMA of it would
+    no longer accept). Parameters are stored in fp16 when `half`; buffers keep their
+    dtype (the coding tables are integers, and fp16 would flush CompressAI's 1e-9
+    likelihood bound to 0). The file appears whole or not at all.
     """
+    model = copy.deepcopy(model)
     model.entropy.update(force=True)
     params = {name for name, _ in model.named_parameters()}
     state = {
@@ -256,9 +261,15 @@ def save_weights(
         for k, v in model.state_dict().items()
     }
     meta = {"format": _FORMAT, "model": spec.name, "config": config_json(spec)}
-    save_file(state, str(path), metadata=meta)
-    _sort_metadata(Path(path))
-    return _sha256(Path(path))
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        save_file(state, str(tmp), metadata=meta)
+        _sort_metadata(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _sha256(path)
 
 
 def _sort_metadata(path: Path) -> None:

@@ -13,7 +13,6 @@ Multi-GPU through ``torchrun`` (DDP; NCCL on CUDA, gloo on CPUs). Only rank 0 wr
 from __future__ import annotations
 
 import contextlib
-import copy
 import csv
 import dataclasses
 import json
@@ -421,15 +420,10 @@ class _Run:
         tmp = self.ckpt.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt)  # a crash mid-write never breaks the checkpoint
-        tmp_w = self.weights.with_suffix(".tmp")
-        # save_weights rebuilds the coding tables in place, which can resize them;
-        # the EMA's module must keep the raw model's buffer shapes, as AveragedModel
-        # copies those buffers into it at every update.
-        save_weights(self.spec, copy.deepcopy(self.exported), tmp_w)
-        os.chmod(tmp_w, 0o644)
+        save_weights(self.spec, self.exported, self.weights)
+        os.chmod(self.weights, 0o644)
         if self.cfg.snapshots:
-            shutil.copyfile(tmp_w, self.out / f"step-{self.step}.safetensors")
-        os.replace(tmp_w, self.weights)
+            shutil.copyfile(self.weights, self.out / f"step-{self.step}.safetensors")
         tmp_j = self.out / "run.json.tmp"
         tmp_j.write_text(json.dumps(info, indent=1) + "\n")
         os.replace(tmp_j, self.out / "run.json")

@@ -10,6 +10,7 @@ import pytest
 import tomllib
 import torch
 
+from s2lic.codec import zoo
 from s2lic.codec.registry import UnknownModelError, get_spec, list_models, spec_from_id
 from s2lic.codec.zoo import (
     WeightsError,
@@ -85,6 +86,7 @@ def test_weights_round_trip(tmp_path: Path) -> None:
     sha = save_weights(src.spec, src.model, path)
     loaded = load_model("s2lic-tiny", weights=path)
     assert loaded.trained and loaded.weights_id == bytes.fromhex(sha)[:4]
+    src.model.entropy.update(force=True)  # the file has tables built like this
     for (k, a), b in zip(
         src.model.state_dict().items(), loaded.model.state_dict().values(), strict=True
     ):
@@ -162,3 +164,39 @@ def test_pyproject_lists_every_package() -> None:
             rel = init.parent.relative_to(ROOT / folder).parts
             found.add(".".join((pkg, *rel)))
     assert found == set(cfg["packages"])
+
+
+def test_saving_leaves_the_model_alone(tmp_path: Path) -> None:
+    """The coding tables are rebuilt for the file only: here they grow with the
+    quantiles, while the model keeps its own (an EMA of it needs their shapes)."""
+    src = load_model("s2lic-tiny")
+    with torch.no_grad():
+        src.model.entropy.entropy_bottleneck.quantiles.mul_(3)
+    before = {k: v.clone() for k, v in src.model.state_dict().items()}
+    path = tmp_path / "tiny.safetensors"
+    save_weights(src.spec, src.model, path)
+    name = "entropy.entropy_bottleneck._quantized_cdf"
+    saved = load_model("s2lic-tiny", weights=path).model.state_dict()
+    assert saved[name].shape[1] > before[name].shape[1]
+    for key, value in src.model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+def test_a_failed_save_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half_written(state: dict, filename: str, metadata: dict) -> None:
+        Path(filename).write_bytes(b"\0" * 100)
+        raise OSError("disk full")
+
+    tiny = load_model("s2lic-tiny")
+    path = tmp_path / "tiny.safetensors"
+    sha = save_weights(tiny.spec, tiny.model, path)
+    monkeypatch.setattr(zoo, "save_file", half_written)
+    with pytest.raises(OSError, match="disk full"):
+        save_weights(tiny.spec, tiny.model, path)
+    with pytest.raises(OSError, match="disk full"):
+        save_weights(tiny.spec, tiny.model, tmp_path / "new.safetensors")
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.safetensors"]
+    monkeypatch.undo()
+    assert load_model("s2lic-tiny", weights=path).weights_id == bytes.fromhex(sha)[:4]
