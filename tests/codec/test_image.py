@@ -6,6 +6,7 @@ import logging
 import os
 import struct
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -563,6 +564,17 @@ def test_tensor_round_trip():
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
     np.testing.assert_array_equal(to_uint8(x), rgb)
     np.testing.assert_array_equal(to_uint8(x[0]), rgb)
+
+
+def test_read_only_and_strided_arrays_convert_silently():
+    rgb = rng_array((13, 17, 3))
+    frozen = np.asarray(Image.fromarray(rgb))  # Pillow's arrays are read-only
+    assert not frozen.flags.writeable
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for a in (frozen, np.ascontiguousarray(rgb[:, ::-1])[:, ::-1]):
+            np.testing.assert_array_equal(to_uint8(to_tensor(a)), rgb)
+    assert not frozen.flags.writeable  # the caller's array is left alone
 
 
 def test_to_uint8_clamps_and_rounds():
