@@ -574,6 +574,8 @@ def test_read_only_and_strided_arrays_convert_silently():
         warnings.simplefilter("error")
         for a in (frozen, np.ascontiguousarray(rgb[:, ::-1])[:, ::-1]):
             np.testing.assert_array_equal(to_uint8(to_tensor(a)), rgb)
+        pixel = np.asarray(Image.fromarray(rgb[:1, :1]))  # its planes are contiguous
+        np.testing.assert_array_equal(to_uint8(to_tensor(pixel)), rgb[:1, :1])
     assert not frozen.flags.writeable  # the caller's array is left alone
 
 
