@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import math
 import os
 import stat
 import sys
-import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, Protocol
 
+from s2lic.codec.fileio import atomic_output
 from s2lic.codec.image import DEFAULT_MAX_PIXELS
 from s2lic.entropy.errors import LimitError, S2LICError
 
@@ -460,26 +458,12 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-_UMASK_LOCK = threading.Lock()
-
-
-def _umask() -> int:
-    # The only portable way to read the umask is to set it; the lock keeps other
-    # threads of this process from seeing the temporary value twice.
-    with _UMASK_LOCK:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
 def atomic_write(path: Path, data: bytes, *, force: bool = False) -> None:
     """Write ``data`` to ``path`` so that readers see either nothing or the whole file.
 
-    The bytes go to a temporary file in the same directory, are fsynced, and are then
-    published under ``path``: with ``os.link``, which fails if ``path`` exists (even
-    if it appeared after `check_output`), or with ``os.replace`` when ``force`` is
-    true. On any failure, interruptions included, the temporary file is removed and
-    ``path`` is left as it was.
+    See `s2lic.codec.fileio.atomic_output`: without ``force`` the file is published
+    only if ``path`` does not exist, even if it appeared after `check_output`. On any
+    failure, interruptions included, ``path`` is left as it was.
 
     Args:
         path: the output file.
@@ -491,61 +475,15 @@ def atomic_write(path: Path, data: bytes, *, force: bool = False) -> None:
         CLIError: the file cannot be written (the message names it and the reason).
     """
     name = os.fsdecode(path)
-    parent = path.parent
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp")
+        with atomic_output(path, replace=force) as tmp:
+            tmp.write_bytes(data)
+    except FileExistsError:
+        raise OutputExistsError(
+            f"output '{name}' already exists (use --force to overwrite it)"
+        ) from None
     except OSError as e:
         raise CLIError(f"cannot write '{name}': {e.strerror or e}") from None
-    try:
-        try:
-            with os.fdopen(fd, "wb") as f:
-                # mkstemp makes the file private (0600); outputs get the usual mode.
-                os.fchmod(f.fileno(), 0o666 & ~_umask())
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            _publish(tmp, path, force)
-        except OSError as e:
-            if isinstance(e, FileExistsError):
-                raise OutputExistsError(
-                    f"output '{name}' already exists (use --force to overwrite it)"
-                ) from None
-            raise CLIError(f"cannot write '{name}': {e.strerror or e}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    _fsync_dir(parent)
-
-
-def _publish(tmp: str, path: Path, force: bool) -> None:
-    if force:
-        os.replace(tmp, path)
-        return
-    try:
-        os.link(tmp, path)
-    except OSError as e:
-        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV):
-            raise
-        # Filesystems without hard links: reserve the name exclusively, then replace
-        # the empty placeholder (never someone else's file) atomically.
-        placeholder = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        os.close(placeholder)
-        try:
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            raise
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the new directory entry durable; not possible everywhere (e.g. Windows).
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # --------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ that `s2lic.entropy`, which builds on `s2lic.codec.layers`, can be imported firs
 - `models`: the S2LIC network and the codec contract.
 - `registry`, `zoo`: models by name, their weights.
 - `image`, `api`, `runtime`: images in and out, encode/decode, process settings.
+- `fileio`: atomic file output (weights, checkpoints, journals, CLI outputs).
 """
 
 __all__: list[str] = []

@@ -26,6 +26,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from s2lic.codec.fileio import atomic_output
 from s2lic.codec.registry import ModelSpec, get_spec
 from s2lic.entropy.errors import S2LICError
 
@@ -262,13 +263,9 @@ def save_weights(
     }
     meta = {"format": _FORMAT, "model": spec.name, "config": config_json(spec)}
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_output(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
         _sort_metadata(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return _sha256(path)
 
 

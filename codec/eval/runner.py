@@ -37,6 +37,7 @@ from typing import Final, TextIO
 import numpy as np
 
 from s2lic.codec.eval.codecs import RGB, Codec, EvalError, S2LICCodec, config_id
+from s2lic.codec.fileio import atomic_output
 from s2lic.codec.metrics import ms_ssim, psnr
 from s2lic.entropy.errors import S2LICError
 
@@ -338,15 +339,15 @@ def _open_journal(path: Path) -> TextIO:
 
 def _rewrite_journal(path: Path, points: Sequence[Point]) -> None:
     """Replace the journal by `points` (atomically: a crash keeps the old one)."""
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
+        with (
+            atomic_output(path) as tmp,
+            open(tmp, "w", newline="", encoding="utf-8") as f,
+        ):
             writer = csv.DictWriter(f, _FIELDS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(p.row() for p in points)
-        os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise EvalError(f"cannot write '{os.fsdecode(path)}': {e.strerror}") from None
 
 

@@ -29,6 +29,7 @@ from s2lic.codec.eval.codecs import S2LICCodec, make_codec
 from s2lic.codec.eval.curves import Curve, measured_curve
 from s2lic.codec.eval.report import curve_bd_psnr, curve_bd_rate, curve_stretches
 from s2lic.codec.eval.runner import find_images, run_eval
+from s2lic.codec.fileio import atomic_output
 from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import (
     config_json,
@@ -212,7 +213,8 @@ def record(
         "kodak": kodak,
         "rounds": rounds,
     }
-    path.write_text(header + "\n" + tomli_w.dumps(manifest))
+    with atomic_output(path) as tmp:
+        tmp.write_text(header + "\n" + tomli_w.dumps(manifest))
     return path
 
 

@@ -33,6 +33,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
+from s2lic.codec.fileio import atomic_output
 from s2lic.codec.registry import get_spec
 from s2lic.codec.training.data import (
     CenterCrops,
@@ -417,16 +418,13 @@ class _Run:
             **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             **info,
         }
-        tmp = self.ckpt.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.ckpt)  # a crash mid-write never breaks the checkpoint
+        with atomic_output(self.ckpt) as tmp:
+            torch.save(state, tmp)
         save_weights(self.spec, self.exported, self.weights)
-        os.chmod(self.weights, 0o644)
         if self.cfg.snapshots:
             shutil.copyfile(self.weights, self.out / f"step-{self.step}.safetensors")
-        tmp_j = self.out / "run.json.tmp"
-        tmp_j.write_text(json.dumps(info, indent=1) + "\n")
-        os.replace(tmp_j, self.out / "run.json")
+        with atomic_output(self.out / "run.json") as tmp:
+            tmp.write_text(json.dumps(info, indent=1) + "\n")
 
 
 @contextlib.contextmanager
