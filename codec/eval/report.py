@@ -170,7 +170,7 @@ def _stretches_text(anchor: Curve, test: Curve) -> str:
         f"{s.difference:+.2f} dB over {s.lo:.3f}–{s.hi:.3f} bpp"
         for s in curve_stretches(anchor, test)
     ]
-    return ", ".join(parts) or "n/a (the curves do not overlap in rate)"
+    return ", ".join(parts) or "n/a (the curves share no range of rates)"
 
 
 def equal_rate_table(anchor: Curve, test: Curve) -> str:
@@ -398,10 +398,10 @@ def _markdown(
             "",
             equal_rate_table(anchor, curve),
             "",
-            f"Mean difference: {_stretches_text(anchor, curve)} (split where the "
-            "curves cross). The anchor is interpolated at each rate like the "
-            "BD-rates: a monotone cubic (PCHIP) in log-rate through its points; n/a "
-            "outside its range.",
+            f"Mean difference: {_stretches_text(anchor, curve)}. Stretches split "
+            "where the curves cross. The anchor is interpolated at each rate like "
+            "the BD-rates: a monotone cubic (PCHIP) in log-rate through its points; "
+            "n/a outside its range.",
             "",
         ]
     if ctx.references:

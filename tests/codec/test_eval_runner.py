@@ -330,6 +330,7 @@ def test_equal_rate_table_and_stretches() -> None:
     assert found[0].lo == pytest.approx(0.2) and found[-1].hi == pytest.approx(1.5)
     assert 1.0 < found[0].hi < 1.5
     assert report.curve_stretches(anchor, _curve("far", [3.0, 4.0], [40, 41])) == []
+    assert report.curve_stretches(anchor, _curve("one", [1.0], [34.5])) == []  # one q
 
 
 def test_report_is_deterministic(evaluated: Evaluated, built: report.Report) -> None:
