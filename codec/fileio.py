@@ -1,8 +1,9 @@
 """Atomic file output: readers see the old file (or none) or the whole new one.
 
-Every file this project writes for later use (encoded images, decoded images, weights,
-checkpoints, manifests, evaluation journals) goes through `atomic_output`, so an error,
-a crash or Ctrl-C mid-write never leaves a truncated file behind or breaks the old one.
+The files that are read back later go through `atomic_output`: encoded and decoded
+images, evaluation reports and journals, weights (snapshots included), checkpoints and
+the weights manifest. An error, a crash or Ctrl-C mid-write never leaves a truncated
+file behind or breaks the old one.
 """
 
 from __future__ import annotations

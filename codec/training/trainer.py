@@ -422,7 +422,8 @@ class _Run:
             torch.save(state, tmp)
         save_weights(self.spec, self.exported, self.weights)
         if self.cfg.snapshots:
-            shutil.copyfile(self.weights, self.out / f"step-{self.step}.safetensors")
+            with atomic_output(self.out / f"step-{self.step}.safetensors") as tmp:
+                shutil.copyfile(self.weights, tmp)
         with atomic_output(self.out / "run.json") as tmp:
             tmp.write_text(json.dumps(info, indent=1) + "\n")
 
