@@ -173,6 +173,17 @@ def _stretches_text(anchor: Curve, test: Curve) -> str:
     return ", ".join(parts) or "n/a (the curves share no range of rates)"
 
 
+def _crossing_note(anchor: Curve, test: Curve) -> str:
+    """Says how the stretches were cut, or that there is nothing to cut."""
+    found = curve_stretches(anchor, test)
+    if len(found) > 1:
+        return "Stretches split where the curves cross. "
+    if found:
+        side = "ahead of" if found[0].difference > 0 else "behind"
+        return f"The curves do not cross: {test.key} is {side} {anchor.key} there. "
+    return ""
+
+
 def equal_rate_table(anchor: Curve, test: Curve) -> str:
     """Each point of ``test`` beside the anchor's PSNR at the same rate."""
     rate_a, value_a = anchor.series("psnr")
@@ -398,10 +409,10 @@ def _markdown(
             "",
             equal_rate_table(anchor, curve),
             "",
-            f"Mean difference: {_stretches_text(anchor, curve)}. Stretches split "
-            "where the curves cross. The anchor is interpolated at each rate like "
-            "the BD-rates: a monotone cubic (PCHIP) in log-rate through its points; "
-            "n/a outside its range.",
+            f"Mean difference: {_stretches_text(anchor, curve)}. "
+            f"{_crossing_note(anchor, curve)}The anchor is interpolated at each "
+            "rate like the BD-rates: a monotone cubic (PCHIP) in log-rate through its "
+            "points; n/a outside its range.",
             "",
         ]
     if ctx.references:
