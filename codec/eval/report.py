@@ -163,24 +163,20 @@ def curve_stretches(anchor: Curve, test: Curve) -> list[Stretch]:
         return []
 
 
-def _stretches_text(anchor: Curve, test: Curve) -> str:
+def _stretches_text(found: Sequence[Stretch]) -> str:
     """One line: the mean PSNR gap over each stretch, e.g. ``+0.82 dB over 0.23–1.23
     bpp, −0.23 dB over 1.23–1.37 bpp``."""
-    parts = [
-        f"{s.difference:+.2f} dB over {s.lo:.3f}–{s.hi:.3f} bpp"
-        for s in curve_stretches(anchor, test)
-    ]
+    parts = [f"{s.difference:+.2f} dB over {s.lo:.3f}–{s.hi:.3f} bpp" for s in found]
     return ", ".join(parts) or "n/a (the curves share no range of rates)"
 
 
-def _crossing_note(anchor: Curve, test: Curve) -> str:
+def _crossing_note(found: Sequence[Stretch], anchor: str, test: str) -> str:
     """Says how the stretches were cut, or that there is nothing to cut."""
-    found = curve_stretches(anchor, test)
     if len(found) > 1:
         return "Stretches split where the curves cross. "
     if found:
         side = "ahead of" if found[0].difference > 0 else "behind"
-        return f"The curves do not cross: {test.key} is {side} {anchor.key} there. "
+        return f"The curves do not cross: {test} is {side} {anchor} there. "
     return ""
 
 
@@ -404,15 +400,16 @@ def _markdown(
         "",
     ]
     for curve in _learned_vs(anchor, measured, ctx.codecs) if anchor else ():
+        found = curve_stretches(anchor, curve)
         lines += [
             f"## {curve.key} vs {anchor.key} at equal rate (PSNR-RGB)",
             "",
             equal_rate_table(anchor, curve),
             "",
-            f"Mean difference: {_stretches_text(anchor, curve)}. "
-            f"{_crossing_note(anchor, curve)}The anchor is interpolated at each "
-            "rate like the BD-rates: a monotone cubic (PCHIP) in log-rate through its "
-            "points; n/a outside its range.",
+            f"Mean difference: {_stretches_text(found)}. "
+            f"{_crossing_note(found, anchor.key, curve.key)}The anchor is "
+            "interpolated at each rate like the BD-rates: a monotone cubic (PCHIP) in "
+            "log-rate through its points; n/a outside its range.",
             "",
         ]
     if ctx.references:
@@ -641,7 +638,7 @@ def build_report(
     for curve in _learned_vs(anchor_curve, curves, codecs) if anchor_curve else ():
         summary += (
             f"\n\n{curve.key} vs {anchor_curve.key} at equal rate (PSNR-RGB): "
-            + _stretches_text(anchor_curve, curve)
+            + _stretches_text(curve_stretches(anchor_curve, curve))
         )
     if references:
         summary += "\n\n" + reference_table(curves, references)

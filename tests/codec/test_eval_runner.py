@@ -331,13 +331,14 @@ def test_equal_rate_table_and_stretches() -> None:
     assert 1.0 < found[0].hi < 1.5
     assert report.curve_stretches(anchor, _curve("far", [3.0, 4.0], [40, 41])) == []
     assert report.curve_stretches(anchor, _curve("one", [1.0], [34.5])) == []  # one q
-    assert report._crossing_note(anchor, test).startswith("Stretches split")
-    above = _curve("above", [0.3, 1.0], [29.0, 35.0])
-    note = report._crossing_note(anchor, above)
+    assert report._crossing_note(found, "jpeg", "s2lic-s").startswith("Stretches split")
+    above = report.curve_stretches(anchor, _curve("above", [0.3, 1.0], [29.0, 35.0]))
+    note = report._crossing_note(above, "jpeg", "above")
     assert "do not cross: above is ahead of jpeg" in note
-    below = _curve("below", [0.3, 1.0], [26.0, 33.0])
-    assert "below is behind jpeg" in report._crossing_note(anchor, below)
-    assert report._crossing_note(anchor, _curve("one", [1.0], [34.5])) == ""
+    below = report.curve_stretches(anchor, _curve("below", [0.3, 1.0], [26.0, 33.0]))
+    assert "below is behind jpeg" in report._crossing_note(below, "jpeg", "below")
+    one = report.curve_stretches(anchor, _curve("one", [1.0], [34.5]))
+    assert report._crossing_note(one, "jpeg", "one") == ""
 
 
 def test_report_is_deterministic(evaluated: Evaluated, built: report.Report) -> None:
