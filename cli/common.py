@@ -233,7 +233,9 @@ def check_device(device: str) -> None:
 # Inputs
 
 
-def read_input(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
+def read_input(
+    path: Path, limit: int = MAX_INPUT_BYTES, example: str = "photo.s2lic"
+) -> bytes:
     """Read a whole input file, refusing files above ``limit`` before reading them.
 
     The size is checked on the open file (and the read is bounded), so a file that
@@ -243,6 +245,7 @@ def read_input(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
     Args:
         path: the file, or `STDIO`.
         limit: the largest accepted size in bytes.
+        example: a file `read_stdin`'s hint suggests piping in.
 
     Returns:
         The contents.
@@ -252,7 +255,7 @@ def read_input(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
         LimitError: the file is larger than ``limit``.
     """
     if is_stdio(path):
-        return read_stdin(limit)
+        return read_stdin(limit, example=example)
     name = os.fsdecode(path)
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below, after fstat and read
@@ -280,8 +283,11 @@ def read_input(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
     return data
 
 
-def read_stdin(limit: int = MAX_INPUT_BYTES) -> bytes:
+def read_stdin(limit: int = MAX_INPUT_BYTES, *, example: str) -> bytes:
     """All of standard input, at most ``limit`` bytes.
+
+    ``example`` names the kind of file the command reads, for the hint given when
+    standard input is a terminal (encode: ``photo.png``, decode: ``photo.s2lic``).
 
     Raises:
         CLIError: standard input is missing or a terminal, or cannot be read.
@@ -290,7 +296,7 @@ def read_stdin(limit: int = MAX_INPUT_BYTES) -> bytes:
     stream = sys.stdin
     if stream is None or _isatty(stream):
         raise CLIError(
-            "standard input is a terminal: pipe a file into '-' (e.g. '< photo.png')"
+            f"standard input is a terminal: pipe a file into '-' (e.g. '< {example}')"
         )
     try:
         data = stream.buffer.read(limit + 1)
@@ -334,7 +340,7 @@ def resolve_outputs(
         CLIError: ``output`` is not a directory although it must be, two inputs
             would be written to the same output, or ``-`` is misused.
     """
-    _check_stdio(inputs, output)
+    _check_stdio(inputs, output, suffix)
     if output is not None and is_stdio(output):
         return [output]
     as_dir = output is not None and (
@@ -379,7 +385,7 @@ def check_stdin_alone(inputs: Sequence[Path]) -> None:
         raise CLIError("'-' (standard input) must be the only input")
 
 
-def _check_stdio(inputs: Sequence[Path], output: Path | None) -> None:
+def _check_stdio(inputs: Sequence[Path], output: Path | None, suffix: str) -> None:
     check_stdin_alone(inputs)
     if any(is_stdio(p) for p in inputs):
         if output is None or (not is_stdio(output) and output.is_dir()):
@@ -392,7 +398,7 @@ def _check_stdio(inputs: Sequence[Path], output: Path | None) -> None:
             raise CLIError("-o - (standard output) takes one input")
         if sys.stdout is None or _isatty(sys.stdout):
             raise CLIError(
-                "standard output is a terminal: redirect it (e.g. '> out.s2lic') "
+                f"standard output is a terminal: redirect it (e.g. '> out{suffix}') "
                 "or give -o FILE"
             )
 

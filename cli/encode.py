@@ -27,7 +27,7 @@ from s2lic.cli.common import (
 )
 from s2lic.codec.api import DEFAULT_QUALITY, encode, get_codec
 from s2lic.codec.image import ImageError, load_image
-from s2lic.codec.refine import StepCallback
+from s2lic.codec.refine import ADVICE, StepCallback
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
 from s2lic.entropy.bitstream import is_s2lic_file
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
@@ -83,9 +83,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="N",
         help=(
             "refine each latent for the decoder with N optimisation steps: a lower "
-            "rate-distortion cost, most at high qualities, for about N times the "
-            "encoding time (10 is a good start; large images are refined on tiles "
-            "of 1024 px, ~4 GiB; the files decode as usual)"
+            "rate-distortion cost, most at high qualities; the files decode as "
+            # argparse formats help with %: the advice's percent sign is doubled.
+            f"usual. {ADVICE[0].upper()}{ADVICE[1:]}".replace("%", "%%")
         ),
     )
     p.add_argument(
@@ -151,7 +151,7 @@ def _encode_one(
     on_refine_step: StepCallback,
 ) -> str:
     """Encode one file and return its result line."""
-    source = read_stdin() if is_stdio(inp) else inp
+    source = read_stdin(example="photo.png") if is_stdio(inp) else inp
     try:
         image = load_image(source, args.max_pixels, name=shown(inp))
     except ImageError:

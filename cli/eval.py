@@ -227,6 +227,9 @@ def run(args: argparse.Namespace) -> int:
     ]
     ref_dir = _reference_dir(args, dataset)
     references = curves.load_references(ref_dir) if ref_dir is not None else []
+    reference_images = curves.PUBLISHED_IMAGES.get(dataset.name) or len(
+        images if args.limit is None else runner.find_images(dataset)
+    )
     if args.anchor is not None and args.anchor not in names + [
         r.key for r in references
     ]:
@@ -274,6 +277,7 @@ def run(args: argparse.Namespace) -> int:
         skipped=skipped,
         dataset=dataset.name,
         workers=args.workers,
+        reference_images=reference_images,
     )
     for filename, data in built.files.items():
         atomic_write(out / filename, data, force=True)

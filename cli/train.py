@@ -14,6 +14,7 @@ import typing
 
 from s2lic.codec.registry import list_models
 from s2lic.codec.training import RateDistortion, TrainConfig, train
+from s2lic.codec.training.optim import OPTIMIZERS
 
 __all__ = ["add_parser", "run"]
 
@@ -26,8 +27,9 @@ _HELP = {
     "crop": "random crop side (multiple of 64)",
     "batch": "batch size per process",
     "workers": "data loader processes",
-    "lr": "AdamW learning rate (peak)",
-    "weight_decay": "AdamW weight decay",
+    "optimizer": "adamw, or from the train extra: muon, soap, schedulefree",
+    "lr": "learning rate (peak)",
+    "weight_decay": "weight decay",
     "warmup": "warm-up steps",
     "clip": "gradient-norm clip (0 = off)",
     "steps": "stop after this many steps (schedule length)",
@@ -80,10 +82,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             p.add_argument(
                 flag, nargs="+", required=True, metavar="DIR", help=_HELP[f.name]
             )
-        elif f.name == "model":
-            p.add_argument(
-                flag, default=default, choices=list_models(), help=_HELP[f.name]
-            )
+        elif f.name in ("model", "optimizer"):
+            choices = list_models() if f.name == "model" else list(OPTIMIZERS)
+            p.add_argument(flag, default=default, choices=choices, help=_HELP[f.name])
         else:
             conv = {int: int, float: float}.get(kind, str)  # type: ignore[call-overload]
             p.add_argument(
@@ -99,6 +100,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--lambda-max", type=float, default=0.0, help="λ of quality 1 (0 = default)"
     )
+    p.add_argument(
+        "--quality-tilt",
+        type=float,
+        default=0.0,
+        help="draw training qualities with density 1 + t·(2q − 1): t > 0 trains the "
+        "high rates more (0 = uniform, 1 = the most)",
+    )
     # A run's status lines (precision, resume point, a row every 30 s, the stop) are
     # what a log file of a background or lent-GPU run has to show.
     p.set_defaults(run=run, info_from=("s2lic.codec.training",))
@@ -109,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"objective"}
     values = {n: getattr(args, n) for n in names}
     values["data"] = tuple(values["data"])
-    objective = RateDistortion(args.metric, args.lambda_min, args.lambda_max)
+    objective = RateDistortion(
+        args.metric, args.lambda_min, args.lambda_max, args.quality_tilt
+    )
     cfg = TrainConfig(**values, objective=objective)
     result = train(cfg)
     print(

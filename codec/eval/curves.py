@@ -22,6 +22,7 @@ __all__ = [
     "is_untrained",
     "load_curve",
     "load_references",
+    "PUBLISHED_IMAGES",
     "mean",
     "measured_curve",
 ]
@@ -225,6 +226,11 @@ def load_curve(path: Path, label: str | None = None) -> Curve:
 
 def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+#: Images in the sets the published curves were measured on, by dataset folder name
+#: (other folders: all of their images).
+PUBLISHED_IMAGES = {"kodak": 24}
 
 
 def load_references(folder: Path, names: dict[str, str] | None = None) -> list[Curve]:

@@ -586,6 +586,7 @@ def build_report(
     skipped: dict[str, str] | None = None,
     dataset: str = "",
     workers: int = 1,
+    reference_images: int | None = None,
 ) -> Report:
     """All outputs of an evaluation, as file contents.
 
@@ -598,6 +599,10 @@ def build_report(
         skipped: codecs that could not run, with the reason.
         dataset: the dataset's name for titles.
         workers: the pool size, for the record.
+        reference_images: how many images the published curves were measured on
+            (None: the evaluated ones). When it is not ``images``, BD-rates against
+            them would compare different image sets: their table is left out and
+            a note says why (a published anchor stays, with the note).
 
     Returns:
         A `Report`; without BD-rates (and with a note saying so) when ``anchor``
@@ -609,6 +614,10 @@ def build_report(
         if c is not None
     ]
     notes = _notes(result, skipped or {}, codecs, images)
+    other_set = _other_image_set(references, reference_images, images)
+    if other_set:
+        notes.append(other_set)
+    tables = () if other_set else references
     try:
         anchor_curve = resolve_anchor(anchor, curves, references)
     except EvalError:
@@ -618,7 +627,7 @@ def build_report(
     ctx = _Context(
         result,
         codecs,
-        references,
+        tables,
         dataset or "dataset",
         images,
         workers,
@@ -640,6 +649,21 @@ def build_report(
             f"\n\n{curve.key} vs {anchor_curve.key} at equal rate (PSNR-RGB): "
             + _stretches_text(curve_stretches(anchor_curve, curve))
         )
-    if references:
-        summary += "\n\n" + reference_table(curves, references)
+    if tables:
+        summary += "\n\n" + reference_table(curves, tables)
+    if other_set:
+        summary += "\n\n" + other_set[0].upper() + other_set[1:] + "."
     return Report(files, summary, curves, anchor_curve)
+
+
+def _other_image_set(
+    references: Sequence[Curve], reference_images: int | None, images: int
+) -> str:
+    """The note for published curves measured on other images than this run's."""
+    if not references or reference_images is None or reference_images == images:
+        return ""
+    return (
+        f"no BD-rates against the published curves: they were measured on "
+        f"{reference_images} images, this evaluation on {images}; run it on the "
+        "whole dataset to compare"
+    )

@@ -31,11 +31,14 @@ class RateDistortion:
     Attributes:
         metric: ``"mse"`` or ``"ms-ssim"``.
         lambda_min, lambda_max: λ of quality 0 and quality 1 (0 = metric's default).
+        quality_tilt: t in [-1, 1]; qualities are drawn with density 1 + t·(2q − 1),
+            so t > 0 trains the high rates more often (0: uniform).
     """
 
     metric: str = "mse"
     lambda_min: float = 0.0
     lambda_max: float = 0.0
+    quality_tilt: float = 0.0
 
     def __post_init__(self) -> None:
         if self.metric not in LAMBDAS:
@@ -45,6 +48,10 @@ class RateDistortion:
         lo, hi = self.lambdas
         if not 0 < lo < hi:
             raise ValueError(f"need 0 < lambda_min < lambda_max, got {lo}, {hi}")
+        if not -1 <= self.quality_tilt <= 1:
+            raise ValueError(
+                f"quality_tilt must be in [-1, 1], got {self.quality_tilt}"
+            )
 
     @property
     def lambdas(self) -> tuple[float, float]:
@@ -57,8 +64,18 @@ class RateDistortion:
         return lo * torch.exp(quality * math.log(hi / lo))
 
     def sample_quality(self, batch: int, device: torch.device | str) -> torch.Tensor:
-        """Uniform qualities, i.e. log-uniform λ, one per sample."""
-        return torch.rand(batch, device=device)
+        """Qualities in [0, 1], one per sample: uniform (log-uniform λ) unless tilted.
+
+        The tilted density 1 + t·(2q − 1) is a mixture: with probability |t| a
+        draw from the density 2q (2(1 − q) for t < 0), else a uniform one.
+        """
+        q = torch.rand(batch, device=device)
+        t = self.quality_tilt
+        if t:
+            ramp = torch.rand(batch, device=device).sqrt()
+            ramp = ramp if t > 0 else 1 - ramp
+            q = torch.where(torch.rand(batch, device=device) < abs(t), ramp, q)
+        return q
 
     def __call__(
         self, out: RDOutput, x: torch.Tensor, quality: torch.Tensor

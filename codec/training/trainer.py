@@ -1,7 +1,8 @@
 """The training loop: resumable, time-budgeted, one variable-rate model, CPU or GPU(s).
 
     data ─> random crops ─> model(x, q) ─> RD loss (+ aux loss of z's quantiles)
-         ─> AdamW (warm-up + cosine), grad clipping, bf16 autocast (CUDA, bf16 CPUs)
+         ─> AdamW, Muon, SOAP or Schedule-Free AdamW (optim.py; warm-up + cosine,
+            Schedule-Free: warm-up + constant), grad clipping, bf16 autocast
     optional EMA of the weights (`ema`): what is validated and exported
     every `ckpt_every` s: full state -> ckpt.pt, fp16 weights -> last.safetensors,
                           config + step + time -> run.json (travels with the weights)
@@ -42,6 +43,7 @@ from s2lic.codec.training.data import (
     split_holdout,
 )
 from s2lic.codec.training.objective import RateDistortion
+from s2lic.codec.training.optim import OPTIMIZERS, build_optimizer, evaluation_mode
 from s2lic.codec.zoo import load_model, load_state, save_weights
 
 __all__ = ["TrainConfig", "TrainResult", "rd_losses", "train"]
@@ -61,8 +63,10 @@ class TrainConfig:
         data: image folders.
         out: run folder (checkpoint, logs, exported weights).
         crop, batch, workers: random crop side, batch size per process, loader workers.
-        lr, weight_decay, warmup, clip: AdamW and its schedule; `warmup` steps from
-            10 % of lr, then cosine to 10 % at the end of the run.
+        optimizer: one of `OPTIMIZERS` (see optim.py).
+        lr, weight_decay, warmup, clip: the optimiser and its schedule; `warmup`
+            steps from 10 % of lr, then cosine to 10 % at the end of the run
+            (Schedule-Free: constant after the warm-up; it averages instead).
         steps: length of the run in steps (0: until `minutes` runs out).
         minutes: wall-time budget of this session (0: none). With steps = 0 and no
             `schedule_minutes` it is the whole run's: the schedule's length in
@@ -97,6 +101,7 @@ class TrainConfig:
     crop: int = 256
     batch: int = 8
     workers: int = 4
+    optimizer: str = "adamw"
     lr: float = 1e-4
     weight_decay: float = 0.0
     warmup: int = 500
@@ -129,6 +134,15 @@ class TrainConfig:
             )
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                f"not {self.optimizer!r}"
+            )
+        if self.optimizer == "schedulefree" and self.ema:
+            # It averages its iterates already; an EMA of the training iterate
+            # would average the wrong sequence.
+            raise ValueError("schedulefree averages by itself: leave ema at 0")
 
 
 @dataclass
@@ -199,6 +213,8 @@ class _Schedule:
         base = self.cfg.lr
         if step < self.cfg.warmup:
             return base * (0.1 + 0.9 * step / self.cfg.warmup)
+        if self.cfg.optimizer == "schedulefree":
+            return base
         p = self.progress(step, elapsed)
         return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
 
@@ -249,9 +265,11 @@ class _Run:
         named = list(self.model.named_parameters())
         self.aux_params = [p for n, p in named if n.endswith("quantiles")]
         self.main_params = [p for n, p in named if not n.endswith("quantiles")]
-        self.opt = torch.optim.AdamW(
-            self.main_params, lr=cfg.lr, weight_decay=cfg.weight_decay
+        self.opt = build_optimizer(
+            cfg.optimizer, self.model, self.main_params, cfg.lr, cfg.weight_decay
         )
+        if hasattr(self.opt, "train"):
+            self.opt.train()  # Schedule-Free starts in its eval mode
         self.aux_opt = torch.optim.Adam(self.aux_params, lr=cfg.aux_lr)
         # Every rank steps the same weights, so one average (rank 0's) suffices.
         self.ema = (
@@ -390,11 +408,12 @@ class _Run:
         model = self.exported
         model.eval()
         row: dict[str, float] = {}
-        for q in _VAL_QUALITIES:
-            quality = torch.full((self.val.shape[0],), q, device=self.device)
-            parts = self.cfg.objective(model(self.val, quality), self.val, quality)
-            row[f"bpp@{q}"] = round(parts["bpp"].item(), 4)
-            row[f"psnr@{q}"] = round(parts["psnr"].item(), 3)
+        with evaluation_mode(self.opt):
+            for q in _VAL_QUALITIES:
+                quality = torch.full((self.val.shape[0],), q, device=self.device)
+                parts = self.cfg.objective(model(self.val, quality), self.val, quality)
+                row[f"bpp@{q}"] = round(parts["bpp"].item(), 4)
+                row[f"psnr@{q}"] = round(parts["psnr"].item(), 3)
         model.train()
         return row
 
@@ -420,7 +439,8 @@ class _Run:
         }
         with atomic_output(self.ckpt) as tmp:
             torch.save(state, tmp)
-        save_weights(self.spec, self.exported, self.weights)
+        with evaluation_mode(self.opt):
+            save_weights(self.spec, self.exported, self.weights)
         if self.cfg.snapshots:
             with atomic_output(self.out / f"step-{self.step}.safetensors") as tmp:
                 shutil.copyfile(self.weights, tmp)

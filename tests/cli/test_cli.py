@@ -667,3 +667,16 @@ def test_console_script_runs(tmp_path: Path, s2lic_file: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         f"s2lic: error: '{bad}': not an .s2lic file (bad magic)"
     ]
+
+
+def test_refine_advice_is_the_same_in_help_and_readme(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One source for the --refine advice: codec.refine.ADVICE."""
+    from s2lic.codec.refine import ADVICE
+
+    assert main(["encode", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert ADVICE[1:] in help_text
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert ADVICE in " ".join(readme.split())

@@ -117,6 +117,28 @@ def test_eval_writes_every_output_and_resumes(
     assert {name: (out / name).read_bytes() for name in before} == before
 
 
+@pytest.mark.parametrize("name", ["tiny", "kodak"])
+def test_published_curves_need_the_same_images(
+    cli: Run, dataset: Path, references: Path, tmp_path: Path, name: str
+) -> None:
+    """A run on part of a dataset gets no BD-rates against its published curves."""
+    dataset = dataset.rename(dataset.with_name(name))
+    whole = 24 if name == "kodak" else 2  # Kodak's published curves: 24 images
+    args = ("--codecs", "jpeg", *JPEG, "--reference", references)
+    code, stdout, err = cli(dataset, *args, "--limit", "1", "--out", tmp_path / "a")
+    assert code == 0, err
+    note = f"measured on {whole} images, this evaluation on 1"
+    assert "vs VTM" not in stdout and note in stdout
+    md = (tmp_path / "a" / "results.md").read_text()
+    assert "vs VTM" not in md and note in md
+    code, stdout, err = cli(dataset, *args, "--out", tmp_path / "b")
+    assert code == 0, err
+    assert ("vs VTM" in stdout) == (name == "tiny")
+    assert ("measured on 24 images, this evaluation on 2" in stdout) == (
+        name == "kodak"
+    )
+
+
 def test_limit_and_default_out(
     cli: Run,
     dataset: Path,

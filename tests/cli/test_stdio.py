@@ -102,9 +102,38 @@ def assert_clean_stderr_or_result(err: str, result: str) -> None:
         (("encode", "-"), False, False, "give -o FILE"),
         (("encode", "-", "other.png", "-o", "."), False, False, "the only input"),
         (("encode", "a.png", "b.png", "-o", "-"), False, False, "takes one input"),
-        (("encode", "-", "-o", "-"), True, False, "standard input is a terminal"),
-        (("encode", "a.png", "-o", "-"), False, True, "standard output is a terminal"),
+        # The hints name the kind of file each command reads or writes.
+        (
+            ("encode", "-", "-o", "-"),
+            True,
+            False,
+            "terminal: pipe a file into '-' (e.g. '< photo.png')",
+        ),
+        (
+            ("encode", "a.png", "-o", "-"),
+            False,
+            True,
+            "terminal: redirect it (e.g. '> out.s2lic')",
+        ),
         (("decode", "-", "-o", "-"), False, True, "standard output is a terminal"),
+        (
+            ("decode", "a.png", "-o", "-"),
+            False,
+            True,
+            "terminal: redirect it (e.g. '> out.png')",
+        ),
+        (
+            ("decode", "-", "-o", "x.png"),
+            True,
+            False,
+            "terminal: pipe a file into '-' (e.g. '< photo.s2lic')",
+        ),
+        (
+            ("info", "-"),
+            True,
+            False,
+            "terminal: pipe a file into '-' (e.g. '< photo.s2lic')",
+        ),
     ],
 )
 def test_misused_dash_is_one_clear_error(

@@ -335,3 +335,83 @@ def test_ddp_on_gloo(image_dir: Path, tmp_path: Path) -> None:
     assert (out / "last.safetensors").is_file()
     assert torch.load(out / "ckpt.pt", weights_only=True)["step"] == 3
     assert int(_log(out)[-1]["step"]) == 3
+
+
+@pytest.mark.parametrize("name", ["muon", "soap", "schedulefree"])
+def test_library_optimizers_train_resume_and_export(
+    image_dir: Path, tmp_path: Path, name: str
+) -> None:
+    """Each optimiser of the study trains, checkpoints its state and resumes."""
+    out = tmp_path / name
+    start = load_model("s2lic-tiny").model.state_dict()
+    train(_cfg(image_dir, out, steps=2, optimizer=name))
+    first = torch.load(out / "ckpt.pt", weights_only=True)
+    assert first["opt"]["state"], "the optimiser's state is checkpointed"
+    train(_cfg(image_dir, out, steps=4, optimizer=name))
+    assert [int(r["step"]) for r in _log(out)] == [1, 2, 3, 4]
+    state = torch.load(out / "ckpt.pt", weights_only=True)
+    assert state["step"] == 4 and state["config"]["optimizer"] == name
+    moved = [
+        n for n, v in state["model"].items() if not torch.equal(v, first["model"][n])
+    ]
+    assert len(moved) > 10 and all(
+        not torch.equal(start[n], state["model"][n]) for n in moved[:3]
+    )
+    if name != "schedulefree":
+        return
+    # Schedule-Free trains at y and exports its average x = y + (1 − 1/β1)(z − y).
+    exported = load_file(out / "last.safetensors")
+    params = [
+        n
+        for n, _ in load_model("s2lic-tiny").model.named_parameters()
+        if not n.endswith("quantiles")
+    ]
+    checked = 0
+    for i, n in enumerate(params):
+        z = state["opt"]["state"][i]["z"]
+        y = state["model"][n]
+        x = y + (1 - 1 / 0.9) * (z - y)
+        torch.testing.assert_close(exported[n].float(), x.half().float())
+        checked += not torch.equal(x, y)
+    assert checked > len(params) // 2
+
+
+def test_muon_owns_the_plain_weight_matrices_only() -> None:
+    from s2lic.codec.training.optim import build_optimizer, muon_parameters
+
+    model = load_model("s2lic-s").model
+    owned = muon_parameters(model)
+    names = {p: n for n, p in model.named_parameters()}
+    owned_names = {names[p] for p in owned}
+    assert owned_names and all(names[p].endswith("weight") for p in owned)
+    # Stacked per-slice weights (5-D), depth-wise kernels and biases stay on AdamW.
+    assert all(p.ndim in (2, 4) and p.shape[1] > 1 for p in owned)
+    assert "entropy.spatial.weight" not in owned_names
+    opt = build_optimizer("muon", model, list(model.parameters()), 1e-4, 0.0)
+    groups = {g["use_muon"]: len(g["params"]) for g in opt.param_groups}
+    assert groups[True] == len(owned) and groups[False] > 0
+    with pytest.raises(ValueError, match="optimizer"):
+        build_optimizer("sgd", model, [], 1e-4, 0.0)
+
+
+def test_schedule_free_runs_without_cosine_and_without_ema() -> None:
+    sf = _Schedule(TrainConfig(minutes=6, warmup=10, lr=1.0, optimizer="schedulefree"))
+    assert sf.lr(0, 0) == pytest.approx(0.1) and sf.lr(5, 0) == pytest.approx(0.55)
+    assert sf.lr(10, 0) == sf.lr(1000, 300) == sf.lr(10**6, 360) == 1.0
+    with pytest.raises(ValueError, match="ema"):
+        TrainConfig(minutes=1, optimizer="schedulefree", ema=0.99)
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(minutes=1, optimizer="lion")
+
+
+@pytest.mark.parametrize("tilt", [-1.0, 0.0, 0.5, 1.0])
+def test_quality_tilt_moves_training_toward_the_high_rates(tilt: float) -> None:
+    """Density 1 + t·(2q − 1): mean 1/2 + t/6, inside [0, 1]."""
+    torch.manual_seed(0)
+    q = RateDistortion(quality_tilt=tilt).sample_quality(200_000, "cpu")
+    assert 0 <= q.min() and q.max() <= 1
+    assert q.mean().item() == pytest.approx(0.5 + tilt / 6, abs=0.003)
+    top = (q > 0.75).float().mean().item()  # ∫ over [0.75, 1] = 1/4 + t·3/16
+    assert top == pytest.approx(0.25 + tilt * 3 / 16, abs=0.004)
+    with pytest.raises(ValueError, match="quality_tilt"):
+        RateDistortion(quality_tilt=1.5)
