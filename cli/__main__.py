@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     # Imported here, not at module level, so that import-time warnings of torch and
     # friends pass through the handlers that `main` installs first.
-    from s2lic.cli import decode, encode, eval, info, models, train, web
+    from s2lic.cli import decode, encode, eval, info, models, train, web, weights
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (encode, decode, info, models, train, eval, web):
+    for module in (encode, decode, info, models, weights, train, eval, web):
         module.add_parser(sub)
     for subparser in sub.choices.values():
         # SUPPRESS keeps a subcommand's default from overwriting `s2lic -v CMD`.

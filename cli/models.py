@@ -1,4 +1,4 @@
-"""``s2lic models``: the registered models, their sizes and their weights."""
+"""``s2lic models``: the registered models, their sizes and every weights release."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from s2lic.codec import releases
 from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, get_spec, list_models
 from s2lic.codec.zoo import read_manifest, weights_dir
 
@@ -25,7 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="list the available models",
         description=(
             "List the registered models: bitstream id, parameter count, whether "
-            "trained weights are installed (and where from), and a description."
+            "trained weights are installed (and where from), and a description; then "
+            "every weights release by id: date, Kodak BD-rates, and whether it is "
+            "installed (files encoded with it decode), restored, or retired "
+            "('s2lic weights restore ID' brings it back from a git clone)."
         ),
     )
     p.add_argument("--json", action="store_true", help="print a JSON list")
@@ -53,6 +57,38 @@ def count_parameters(spec: ModelSpec) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def describe_weights(manifest: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """Every weights release of model `name`, oldest first, as ``--json`` lists them.
+
+    ``status``: ``installed`` (shipped with this version), ``restored`` (retired, its
+    file restored), ``missing`` (installed but the file is gone) or ``retired``.
+    """
+    folder = weights_dir()
+    default = manifest.get(name, {}).get("default")
+    rows = []
+    for rel in releases.releases(manifest, name, retired=True):
+        path = releases.locate(rel, folder)
+        status = (
+            ("restored" if path else "retired")
+            if rel.retired
+            else ("installed" if path else "missing")
+        )
+        kodak = rel.record.get("kodak", rel.record)
+        rows.append(
+            {
+                "id": rel.id,
+                "date": rel.date,
+                "status": status,
+                "default": rel.id == default,
+                "file": rel.file,
+                "bd_rate_vs_jpeg": kodak.get("bd_rate_vs_jpeg"),
+                "bd_rate_vs_webp": kodak.get("bd_rate_vs_webp"),
+                **({"commit": rel.commit} if rel.retired else {}),
+            }
+        )
+    return rows
+
+
 def describe_models() -> list[dict[str, Any]]:
     """The fields printed by ``s2lic models --json``, one dict per model.
 
@@ -60,16 +96,14 @@ def describe_models() -> list[dict[str, Any]]:
         WeightsError: the weights manifest cannot be read.
     """
     manifest = read_manifest()
-    folder = weights_dir()
     rows = []
     for name in list_models():
         spec = get_spec(name)
-        entry = manifest.get(name)
-        if entry:
-            present = (folder / str(entry.get("file", ""))).is_file()
-            weights = (
-                str(entry.get("file")) if present else f"missing: {entry.get('file')}"
-            )
+        default = releases.default_release(manifest, name)
+        history = describe_weights(manifest, name)
+        if default:
+            present = releases.locate(default, weights_dir()) is not None
+            weights = default.file if present else f"missing: {default.file}"
         else:
             present, weights = False, "none (seeded random weights)"
         rows.append(
@@ -79,9 +113,10 @@ def describe_models() -> list[dict[str, Any]]:
                 "parameters": count_parameters(spec),
                 "trained": present,
                 "weights": weights,
-                "license": entry.get("license") if entry else None,
+                "license": default.record.get("license") if default else None,
                 "default": name == DEFAULT_MODEL,
                 "description": spec.description,
+                "releases": history,
             }
         )
     return rows
@@ -125,4 +160,39 @@ def run(args: argparse.Namespace) -> int:
         ]
         print("  ".join([*cells, row[-1]]).rstrip())
     print(f"\n* default model; weights are read from {weights_dir()}")
+    for r in rows:
+        if r["releases"]:
+            print(
+                f"\nweights of {r['name']}, newest first (installed or restored: "
+                "their files decode):"
+            )
+            _print_releases(r["releases"])
     return 0
+
+
+def _percent(value: object) -> str:
+    return f"{value:+.1f} %" if isinstance(value, (int, float)) else "n/a"
+
+
+def _print_releases(history: list[dict[str, Any]]) -> None:
+    table = [("ID", "DATE", "KODAK VS JPEG", "VS WEBP", "STATUS")]
+    for w in reversed(history):  # newest first
+        status = w["status"] + (" (default for encoding)" if w["default"] else "")
+        if w["status"] == "retired":
+            status += f": s2lic weights restore {w['id']}"
+        table.append(
+            (
+                w["id"],
+                w["date"],
+                _percent(w["bd_rate_vs_jpeg"]),
+                _percent(w["bd_rate_vs_webp"]),
+                status,
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        cells = [
+            cell.rjust(w) if i in (2, 3) else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row[:4], widths, strict=True))
+        ]
+        print("  ".join([*cells, row[4]]).rstrip())

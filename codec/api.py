@@ -31,8 +31,9 @@ from s2lic.codec.metrics import mse
 from s2lic.codec.refine import TILING as REFINE_TILING
 from s2lic.codec.refine import Refined, StepCallback, refine_latent
 from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, spec_from_id
+from s2lic.codec.releases import default_release
 from s2lic.codec.tiling import Tiling
-from s2lic.codec.zoo import LoadedModel, load_model
+from s2lic.codec.zoo import LoadedModel, load_model, read_manifest
 from s2lic.entropy.bitstream import (
     Container,
     Header,
@@ -80,7 +81,7 @@ _NUDGES = (1, -1, 2, -2)
 
 
 class WeightsMismatchError(S2LICError):
-    """The file was encoded with other weights than the decoder has."""
+    """The file was encoded with other weights than the ones given to decode it."""
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,28 @@ class DecodeResult:
     seconds: float
 
 
-@functools.lru_cache(maxsize=4)
 def get_codec(
-    model: str = DEFAULT_MODEL, device: str = "cpu", weights: str | None = None
+    model: str = DEFAULT_MODEL,
+    device: str = "cpu",
+    weights: str | None = None,
+    weights_id: bytes | None = None,
 ) -> LoadedModel:
-    """The loaded model (cached: loading costs far more than coding a small image)."""
-    loaded = load_model(model, device, weights)
+    """The loaded model (cached: loading costs far more than coding a small image).
+
+    `weights_id` picks released weights by id (see `load_model`); without it and
+    without `weights`, the default ones, cached under their id so that encoding and
+    decoding in one process share them."""
+    if weights is None and weights_id is None:
+        release = default_release(read_manifest(), model)
+        weights_id = bytes.fromhex(release.id) if release else None
+    return _cached_codec(model, device, weights, weights_id)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_codec(
+    model: str, device: str, weights: str | None, weights_id: bytes | None
+) -> LoadedModel:
+    loaded = load_model(model, device, weights, weights_id)
     if not loaded.trained:
         log.warning("model %s has no trained weights: using %s", model, loaded.source)
     return loaded
@@ -324,7 +341,10 @@ def decode(
     spec = spec_from_id(header.model_id)
     backend = coder_from_id(header.coder_id)
     _check_decode_memory(spec, header, limits)
-    loaded = get_codec(spec.name, device, weights)
+    # Without a weights file, the released weights the header names.
+    loaded = get_codec(
+        spec.name, device, weights, None if weights else header.weights_id
+    )
     start = time.perf_counter()
     if header.weights_id != loaded.weights_id:
         raise WeightsMismatchError(

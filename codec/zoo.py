@@ -2,10 +2,10 @@
 
 Weights live in ``weights/`` (the ``s2lic.weights`` package data) or in the folder named
 by ``$S2LIC_WEIGHTS``, as safetensors files listed in ``manifest.toml``
-(with sha256).
+(with sha256); every file a release shipped stays listed (releases.py), so a decoder
+loads the weights named by a file's 4-byte weights id, and encoding uses the newest.
 A model without trained weights is built from a fixed seed, so an encoder and a decoder
-on the same software stack get the same network; headers carry a 4-byte weights id so a
-decoder with other weights refuses the file instead of decoding garbage.
+on the same software stack get the same network.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from s2lic.codec import releases
 from s2lic.codec.fileio import atomic_output
 from s2lic.codec.registry import ModelSpec, get_spec
 from s2lic.entropy.errors import S2LICError
 
 __all__ = [
     "WeightsError",
+    "UnknownWeightsError",
     "LoadedModel",
     "weights_dir",
     "read_manifest",
@@ -59,6 +61,10 @@ _TABLE_BUFFERS = {
 
 class WeightsError(S2LICError):
     """Weights are missing, corrupted, or do not fit the model."""
+
+
+class UnknownWeightsError(WeightsError):
+    """No installed weights have the id a file was encoded with."""
 
 
 @dataclass
@@ -214,12 +220,22 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
 
 
 def load_model(
-    name: str, device: str | torch.device = "cpu", weights: str | Path | None = None
+    name: str,
+    device: str | torch.device = "cpu",
+    weights: str | Path | None = None,
+    weights_id: bytes | None = None,
 ) -> LoadedModel:
-    """Build `name` with its weights: `weights` file, else the manifest's, else random.
+    """Build `name` with its weights.
+
+    Args:
+        weights: a weights file to use (its id is its sha256's first 4 bytes).
+        weights_id: else the released weights with this id (what a file's header
+            names); else the manifest's default, or seeded random weights for a
+            model that has none.
 
     Raises:
-        UnknownModelError, WeightsError.
+        UnknownModelError, WeightsError; UnknownWeightsError: no installed weights
+        have `weights_id` (the message says how to restore retired ones).
     """
     spec = get_spec(name)
     if weights is not None:
@@ -227,11 +243,19 @@ def load_model(
         model = _load_file(spec, path, None)
         trained, source, wid = True, str(path), bytes.fromhex(_sha256(path))[:4]
     else:
-        entry = read_manifest().get(name)
-        if entry:
-            path = weights_dir() / entry["file"]
-            model = _load_file(spec, path, entry["sha256"])
-            trained, source, wid = True, str(path), bytes.fromhex(entry["sha256"])[:4]
+        manifest = read_manifest()
+        release = (
+            releases.default_release(manifest, name)
+            if weights_id is None
+            else releases.find_release(manifest, name, weights_id.hex())
+        )
+        if release is not None:
+            path = releases.locate(release, weights_dir())
+            if path is None or release.record.get("decoder_commit"):
+                raise _not_installed(release)
+            model = _load_file(spec, path, release.sha256)
+            trained, source = True, str(path)
+            wid = bytes.fromhex(release.sha256)[:4]
         else:
             model = _random_model(spec)
             trained, source, wid = (
@@ -239,8 +263,29 @@ def load_model(
                 f"random (seed {_SEED})",
                 _state_digest(model)[:4],
             )
+            if weights_id is not None and weights_id != wid:
+                raise UnknownWeightsError(
+                    f"no release of s2lic shipped weights of {name} with id "
+                    f"{weights_id.hex()}: decode with the weights it was encoded "
+                    "with (--weights FILE)"
+                )
     model.eval().to(device)
     return LoadedModel(spec, model, wid, trained, source)
+
+
+def _not_installed(release: releases.Release) -> WeightsError:
+    if release.retired:
+        why = (
+            "which this version cannot decode"
+            if release.record.get("decoder_commit")
+            else "no longer installed"
+        )
+        return UnknownWeightsError(
+            f"encoded with the weights {release.id} of {release.model}, shipped on "
+            f"{release.date} (commit {release.commit[:10]}), {why}: "
+            + releases.restore_hint(release)
+        )
+    return WeightsError(f"weights file {weights_dir() / release.file} is missing")
 
 
 def save_weights(

@@ -14,8 +14,9 @@ source "$(dirname "$0")/gpu_env.sh"
 init=$(python3 - <<'PY'
 import tomllib, pathlib
 m = tomllib.loads(pathlib.Path("weights/manifest.toml").read_text())
-e = m.get("s2lic-s")
-print(f"weights/{e['file']}" if e else "")
+e = m.get("s2lic-s", {})
+d = e.get("default")
+print(f"weights/{e['weights'][d]['file']}" if d else "")
 PY
 )
 # A session's two calls share one run: the first with --schedule-minutes T (both

@@ -8,10 +8,13 @@
 Several weight files (e.g. a run's last checkpoints) are averaged parameter by
 parameter into OUT/average.safetensors, and that average is the candidate.
 
-Prints the comparison; on success copies the weights into weights/ and records the
-round (from the run folders' run.json and log.csv; a round that chained runs names
-them all, in order, the weights being the last one's) and the Kodak results in
-weights/manifest.toml. Regenerate docs/results/kodak afterwards (s2lic eval).
+Prints the comparison; on success copies the weights into weights/ (the weights
+shipped before stay: their files must keep decoding), records the round (from the run
+folders' run.json and log.csv; a round that chained runs names them all, in order, the
+weights being the last one's) and the Kodak results in weights/manifest.toml, bumps the
+package's minor version, adds the version to CHANGELOG.md and writes the new weights'
+golden file (scripts/make_golden.py). Regenerate docs/results/kodak afterwards
+(s2lic eval).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -38,6 +42,10 @@ from s2lic.codec.training.ship import (
     record,
     ship,
 )
+
+# The sibling script, also when this file is loaded by path (tests).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_golden import write_golden  # noqa: E402
 
 
 def _round(runs: list[Path], where: str, trained_on: str) -> dict[str, object]:
@@ -81,6 +89,36 @@ def _round(runs: list[Path], where: str, trained_on: str) -> dict[str, object]:
         # The exported weights were an exponential moving average (train --ema).
         **({"ema": ema} if (ema := setting(lambda c: c.get("ema", 0.0))) else {}),
     }
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bump_version(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """Raise the package's minor version (new default weights); returns it."""
+    text = pyproject.read_text()
+    found = re.search(r'^version = "(\d+)\.(\d+)\.(\d+)"$', text, re.M)
+    if found is None:
+        raise SystemExit(f"no version line in {pyproject}")
+    new = f"{found[1]}.{int(found[2]) + 1}.0"
+    pyproject.write_text(text.replace(found[0], f'version = "{new}"'))
+    return new
+
+
+def add_changelog(version: str, model: str, wid: str, kodak: dict[str, Any]) -> None:
+    """A CHANGELOG.md section for the version that ships weights `wid`."""
+    path = ROOT / "CHANGELOG.md"
+    text = path.read_text()
+    first = text.index("\n## ")
+    section = (
+        f"\n## {version} — {date.today().isoformat()}\n\n"
+        f"- **Writes:** container v1; `{model}` weights `{wid}` (default; Kodak "
+        f"BD-rate {kodak.get('bd_rate_vs_jpeg')} % vs JPEG, "
+        f"{kodak.get('bd_rate_vs_webp')} % vs WebP).\n"
+        f"- **Reads:** container v1; every weights id the versions before read, and "
+        f"`{wid}`.\n"
+    )
+    path.write_text(text[:first] + section + text[first:])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,8 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     if not verdict.better or args.dry_run:
         return 0
     name, sha = ship(candidate, args.model)
-    path = record(args.model, name, sha, training, kodak)
-    print(f"shipped weights/{name}; recorded in {path}")
+    release = bump_version()
+    path = record(args.model, name, sha, training, kodak, release=release)
+    add_changelog(release, args.model, sha[:8], kodak)
+    golden = write_golden(args.model, release)
+    print(
+        f"shipped weights/{name} as version {release}; recorded in {path}, "
+        f"CHANGELOG.md and {golden.name}"
+    )
     return 0
 
 

@@ -34,7 +34,6 @@ from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import (
     config_json,
     load_model,
-    read_manifest,
     save_weights,
     weights_dir,
 )
@@ -53,8 +52,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SHIP_QUALITIES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-#: BD-rate saving (percent) that new weights need over the shipped ones.
-MIN_GAIN = 1.0
+#: BD-rate saving (percent) that new weights need over the shipped ones: every
+#: release keeps its weights for decoding (~16 MiB each, forever), so releases are few.
+MIN_GAIN = 2.0
 #: Where a training round ran (the manifest totals minutes per kind).
 TRAINED_ON = ("cpu", "gpu")
 
@@ -147,7 +147,8 @@ def _sha256(path: Path) -> str:
 def ship(candidate: Path, model: str, folder: Path | None = None) -> tuple[str, str]:
     """Copy `candidate` into the weights folder as ``<model>-<sha8>.safetensors``.
 
-    The weights are loaded first (format, model, config and tables are checked).
+    The weights are loaded first (format, model, config and tables are checked). The
+    weights shipped before stay: files encoded with them must keep decoding.
 
     Returns:
         (file name, sha256).
@@ -156,10 +157,8 @@ def ship(candidate: Path, model: str, folder: Path | None = None) -> tuple[str, 
     folder = folder or weights_dir()
     sha = _sha256(candidate)
     name = f"{model}-{sha[:8]}.safetensors"
-    old = read_manifest(folder).get(model, {}).get("file")
-    shutil.copyfile(candidate, folder / name)
-    if old and old != name and (folder / old).exists():
-        (folder / old).unlink()
+    with atomic_output(folder / name) as tmp:
+        shutil.copyfile(candidate, tmp)
     return name, sha
 
 
@@ -178,11 +177,17 @@ def record(
     training: dict[str, Any],
     kodak: dict[str, Any],
     folder: Path | None = None,
+    release: str = "",
 ) -> Path:
-    """Write the model's entry of ``manifest.toml`` (other entries are kept).
+    """Add the weights' own record to ``manifest.toml`` and make them the default.
 
-    `training` is appended to the entry's list of rounds; totals are summed. Each
-    round says where it ran: ``trained_on`` is one of `TRAINED_ON`.
+    The records of the weights shipped before are kept as they are: each weights
+    file keeps its own Kodak numbers and provenance. The new record holds the round
+    since its parent (the previous default), whose totals it carries on; the round
+    says where it ran (``trained_on``, one of `TRAINED_ON`).
+
+    Args:
+        release: the package version that ships them.
     """
     if training.get("trained_on") not in TRAINED_ON:
         raise ValueError(f"a round's trained_on must be one of {TRAINED_ON}")
@@ -191,28 +196,40 @@ def record(
     text = path.read_text() if path.exists() else ""
     header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
     manifest = tomllib.loads(text) if text else {}
-    entry = manifest.get(model, {})
-    rounds = [*entry.get("rounds", []), training]
-    manifest[model] = {
+    entry = manifest.setdefault(model, {})
+    shipped = entry.setdefault("weights", {})
+    wid = sha256[:8]
+    if wid in shipped:
+        raise ValueError(f"weights {wid} of {model} are recorded already")
+    parent_id = entry.get("default")
+    parent = shipped.get(parent_id, {}) if parent_id else {}
+    shipped[wid] = {
         "file": file,
         "sha256": sha256,
+        **({"release": release} if release else {}),
+        **({"parent": parent_id} if parent_id else {}),
         "config": config_json(get_spec(model)),
         "date": date.today().isoformat(),
         "license": (
             "Apache-2.0; trained on ../shared/data/train, which includes research-only "
             "images (BSDS500, ImageNet samples, Urban100, Sun-Hays80): research use"
         ),
-        "total_steps": sum(int(r.get("steps", 0)) for r in rounds),
+        "total_steps": parent.get("total_steps", 0) + int(training.get("steps", 0)),
         # CPU and GPU minutes apart: a GPU minute trains ~50x more than a CPU one.
         **{
             f"total_{kind}_minutes": round(
-                sum(float(r["minutes"]) for r in rounds if r["trained_on"] == kind), 1
+                parent.get(f"total_{kind}_minutes", 0.0)
+                + (float(training["minutes"]) if training["trained_on"] == kind else 0),
+                1,
             )
             for kind in TRAINED_ON
         },
         "kodak": kodak,
-        "rounds": rounds,
+        "rounds": [training],
     }
+    # `default` first, then the records, as the manifest's header describes them.
+    entry.pop("default", None)
+    manifest[model] = {"default": wid, **entry}
     with atomic_output(path) as tmp:
         tmp.write_text(header + "\n" + tomli_w.dumps(manifest))
     return path

@@ -360,7 +360,7 @@ def _other_weights_id(data: bytes) -> bytes:
         (_flip_bit, "corrupted"),
         (lambda d: b"", "empty"),
         (lambda d: os.urandom(300), "not an .s2lic file"),
-        (_other_weights_id, "other weights"),
+        (_other_weights_id, "no release of s2lic shipped weights of s2lic-tiny"),
     ],
     ids=["truncated", "bit-flip", "empty", "random-bytes", "weights-id"],
 )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from s2lic.codec import api
+from s2lic.codec.zoo import UnknownWeightsError, save_weights
 from s2lic.entropy.bitstream import Container, pack, unpack
 from s2lic.entropy.errors import ChecksumError, FormatError, S2LICError
 from tests.conftest import smooth_image
@@ -102,11 +104,17 @@ def test_symbol_checksum_catches_desync() -> None:
         api.decode(bad)
 
 
-def test_other_weights_are_refused() -> None:
+def test_other_weights_are_refused(tmp_path: Path) -> None:
     enc = api.encode(Image.fromarray(smooth_image(64, 64)), **TINY)
     bad = _tamper(enc.data, weights_id=b"\0\0\0\0")
-    with pytest.raises(api.WeightsMismatchError, match="other weights"):
+    with pytest.raises(UnknownWeightsError, match="no release of s2lic shipped"):
         api.decode(bad)
+    # Given weights that are not the file's: refused, never decoded to garbage.
+    loaded = api.get_codec("s2lic-tiny")
+    path = tmp_path / "w.safetensors"
+    save_weights(loaded.spec, loaded.model, path)
+    with pytest.raises(api.WeightsMismatchError, match="other weights"):
+        api.decode(enc.data, weights=str(path))
 
 
 def test_corruption_and_truncation() -> None:

@@ -100,24 +100,32 @@ def test_ship_and_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("S2LIC_WEIGHTS", str(tmp_path))
     (tmp_path / "manifest.toml").write_text("# header comment kept\n")
     loaded = load_model("s2lic-tiny")
-    with torch.no_grad():
-        next(loaded.model.parameters()).add_(0.1)
-    candidate = tmp_path / "cand.safetensors"
-    save_weights(loaded.spec, loaded.model, candidate)
-    name, sha = ship(candidate, "s2lic-tiny", tmp_path)
+    names = []
+    for step in (0.1, 0.2):
+        with torch.no_grad():
+            next(loaded.model.parameters()).add_(step)
+        candidate = tmp_path / "cand.safetensors"
+        save_weights(loaded.spec, loaded.model, candidate)
+        names.append(ship(candidate, "s2lic-tiny", tmp_path))
+    (first, sha1), (name, sha) = names
     assert name == f"s2lic-tiny-{sha[:8]}.safetensors" and (tmp_path / name).is_file()
+    assert (tmp_path / first).is_file()  # shipping keeps the weights shipped before
     kodak = {"bpp": [0.2], "psnr_rgb": [30.0], "bd_rate_vs_jpeg": -12.5}
     round1 = {"steps": 100, "minutes": 5.0, "where": "here", "trained_on": "cpu"}
-    record("s2lic-tiny", name, sha, round1, kodak, tmp_path)
+    record("s2lic-tiny", first, sha1, round1, kodak, tmp_path, release="0.9.0")
     round2 = {**round1, "steps": 50, "minutes": 2.5, "trained_on": "gpu"}
-    path = record("s2lic-tiny", name, sha, round2, kodak, tmp_path)
+    path = record("s2lic-tiny", name, sha, round2, {**kodak, "bpp": [0.1]}, tmp_path)
     assert path.read_text().startswith("# header comment kept")
     entry = read_manifest(tmp_path)["s2lic-tiny"]
-    assert entry["total_steps"] == 150 and len(entry["rounds"]) == 2
-    assert entry["total_cpu_minutes"] == 5.0 and entry["total_gpu_minutes"] == 2.5
+    assert entry["default"] == sha[:8] and list(entry) == ["default", "weights"]
+    old, new = entry["weights"][sha1[:8]], entry["weights"][sha[:8]]
+    assert old["release"] == "0.9.0" and old["kodak"]["bpp"] == [0.2]
+    assert new["parent"] == sha1[:8] and new["rounds"] == [round2]
+    assert new["total_steps"] == 150 and len(old["rounds"]) == 1
+    assert new["total_cpu_minutes"] == 5.0 and new["total_gpu_minutes"] == 2.5
     with pytest.raises(ValueError, match="trained_on"):
         record("s2lic-tiny", name, sha, {"steps": 1, "minutes": 1.0}, kodak, tmp_path)
-    assert entry["kodak"]["bd_rate_vs_jpeg"] == -12.5
-    # The zoo now loads the shipped weights by default, verified by sha256.
+    assert new["kodak"]["bd_rate_vs_jpeg"] == -12.5
+    # The zoo now loads the newest weights by default, verified by sha256.
     shipped = load_model("s2lic-tiny")
     assert shipped.trained and shipped.weights_id == bytes.fromhex(sha)[:4]

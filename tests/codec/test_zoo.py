@@ -101,7 +101,8 @@ def test_manifest_entry_is_verified(
     path = tmp_path / "tiny.safetensors"
     sha = save_weights(src.spec, src.model, path)
     (tmp_path / "manifest.toml").write_text(
-        f'[s2lic-tiny]\nfile = "tiny.safetensors"\nsha256 = "{sha}"\n'
+        f'[s2lic-tiny]\ndefault = "{sha[:8]}"\n'
+        f'[s2lic-tiny.weights.{sha[:8]}]\nfile = "tiny.safetensors"\nsha256 = "{sha}"\n'
     )
     monkeypatch.setenv("S2LIC_WEIGHTS", str(tmp_path))
     assert load_model("s2lic-tiny").trained
@@ -151,7 +152,8 @@ def test_shipped_manifest_parses() -> None:
     manifest = read_manifest(ROOT / "weights")
     for name, entry in manifest.items():
         assert name in list_models()
-        assert (ROOT / "weights" / entry["file"]).is_file()
+        for rec in entry["weights"].values():
+            assert (ROOT / "weights" / rec["file"]).is_file()
 
 
 def test_pyproject_lists_every_package() -> None:

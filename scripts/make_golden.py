@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Write the golden file of the default weights: tests/golden/<model>-<id>.s2lic.
+
+    python scripts/make_golden.py [--model s2lic-s]
+
+One small file per shipped weights id and container version, encoded from a crop of
+the bundled example, with the SHA-256 of its decoded pixels in tests/golden/GOLDEN.toml.
+CI decodes every one of them (tests/codec/test_releases.py), so a change that would
+stop an old file from decoding, or decode it to other pixels, fails there.
+scripts/ship_weights.py runs this for newly shipped weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import tomli_w
+import tomllib
+from PIL import Image
+
+from s2lic.codec import api
+from s2lic.codec.fileio import atomic_output
+from s2lic.entropy.bitstream import FORMAT_VERSION
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = ROOT / "tests" / "golden"
+INDEX = GOLDEN / "GOLDEN.toml"
+# A 128x96 crop with fur, an eye and background: every slice codes something.
+CROP = (300, 120, 428, 216)
+QUALITY = 0.5
+
+
+def pixel_digest(image: Image.Image) -> str:
+    """SHA-256 of the decoded pixels (mode, size and bytes): unlike a PNG's bytes,
+    it does not change with Pillow's or zlib's version."""
+    h = hashlib.sha256(f"{image.mode} {image.size[0]}x{image.size[1]}\n".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()
+
+
+def write_golden(model: str, written_by: str = "") -> Path:
+    """Encode the crop with `model`'s default weights; record it in GOLDEN.toml.
+
+    Args:
+        written_by: the package version writing it (default: pyproject's).
+    """
+    source = Image.open(ROOT / "web" / "examples" / "kitten.jpg").convert("RGB")
+    enc = api.encode(source.crop(CROP), model=model, quality=QUALITY)
+    wid = enc.header.weights_id.hex()
+    name = f"{model}-{wid}-v{FORMAT_VERSION}.s2lic"
+    with atomic_output(GOLDEN / name) as tmp:
+        tmp.write_bytes(enc.data)
+    index = tomllib.loads(INDEX.read_text()) if INDEX.exists() else {}
+    index[name] = {
+        "model": model,
+        "weights": wid,
+        "container": FORMAT_VERSION,
+        "written_by": written_by
+        or tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"],
+        "pixels_sha256": pixel_digest(api.decode(enc.data).image),
+    }
+    with atomic_output(INDEX) as tmp:
+        tmp.write_text(
+            "# Golden .s2lic files: each must decode to these pixels in every later\n"
+            "# version (scripts/make_golden.py; tests/codec/test_releases.py).\n\n"
+            + tomli_w.dumps(dict(sorted(index.items())))
+        )
+    return GOLDEN / name
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="s2lic-s")
+    args = p.parse_args(argv)
+    print(f"wrote {write_golden(args.model)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
