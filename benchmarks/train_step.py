@@ -25,7 +25,7 @@ from datetime import date
 
 import torch
 
-from s2lic.codec.training.objective import RateDistortion
+from s2lic.codec.objective import RateDistortion
 from s2lic.codec.training.trainer import amp_bf16, rd_losses
 from s2lic.codec.zoo import load_model
 

@@ -252,7 +252,7 @@ def _sync_time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
 
 def end_to_end(args: argparse.Namespace, device: torch.device) -> None:
     from s2lic.codec import api
-    from s2lic.codec.training.objective import RateDistortion
+    from s2lic.codec.objective import RateDistortion
     from s2lic.codec.zoo import load_model
     from s2lic.entropy.coders import get_coder
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 
+from s2lic.cli.commands import COMMANDS
 from s2lic.cli.common import PROG, error_line, format_error, silence_stdout
 from s2lic.codec.runtime import tune_allocator
 from s2lic.entropy.errors import S2LICError
@@ -35,16 +37,26 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse tree of all subcommands.
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv` (None: none, or help/version asked first)."""
+    for arg in argv:
+        if arg in ("-h", "--help", "--version"):
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argparse tree of the subcommands.
+
+    Args:
+        argv: the command line to parse; only the module of the subcommand it names is
+            imported (the others are listed by their `COMMANDS` line). None: all.
 
     Returns:
         The top-level parser; ``parse_args`` sets ``args.run`` to the subcommand.
     """
-    # Imported here, not at module level, so that import-time warnings of torch and
-    # friends pass through the handlers that `main` installs first.
-    from s2lic.cli import decode, encode, eval, info, models, train, web, weights
-
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="s2lic: a learned image codec (images <-> .s2lic files).",
@@ -55,8 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (encode, decode, info, models, weights, train, eval, web):
-        module.add_parser(sub)
+    wanted = None if argv is None else _command_of(argv)
+    for name, (module, text) in COMMANDS.items():
+        if argv is None or name == wanted:
+            # Imported here, not at module level, so that import-time warnings of
+            # torch and friends pass through the handlers that `main` installs first.
+            importlib.import_module(module).add_parser(sub)
+        else:
+            sub.add_parser(name, help=text)  # listed only: it does not run
     for subparser in sub.choices.values():
         # SUPPRESS keeps a subcommand's default from overwriting `s2lic -v CMD`.
         subparser.add_argument(
@@ -177,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     tune_allocator()
     with _diagnostics() as set_verbose:
         try:
-            parser = build_parser()
+            argv = sys.argv[1:] if argv is None else argv
+            parser = build_parser(argv)
             try:
                 args = parser.parse_args(argv)
             except SystemExit as e:  # usage errors, --help and --version

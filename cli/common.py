@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from s2lic.codec.fileio import atomic_output
-from s2lic.codec.image import DEFAULT_MAX_PIXELS
+from s2lic.entropy.bitstream import DEFAULT_MAX_PIXELS
 from s2lic.entropy.errors import LimitError, S2LICError
 
 __all__ = [

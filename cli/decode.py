@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from PIL import Image
 
+from s2lic.cli.commands import HELP
 from s2lic.cli.common import (
     CLIError,
     add_shared_arguments,
@@ -25,7 +26,6 @@ from s2lic.cli.common import (
     shown,
     write_output,
 )
-from s2lic.codec.api import decode
 from s2lic.entropy.bitstream import Limits
 from s2lic.entropy.errors import LimitError
 
@@ -59,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """
     p = subparsers.add_parser(
         "decode",
-        help="decompress .s2lic files to images",
+        help=HELP["decode"],
         description=(
             "Decompress .s2lic files. Each image goes next to its input as .png "
             "unless -o is given; the format follows the suffix of -o (grayscale and "
@@ -118,6 +118,8 @@ def _decode_one(
     """Decode one file and return its result line."""
     data = read_input(inp)
     check_output(inp, out, args.force)
+    from s2lic.codec.api import decode  # torch: only once there is a file to decode
+
     try:
         result = decode(data, device=args.device, weights=weights, limits=limits)
     except LimitError as e:

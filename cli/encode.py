@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+from s2lic.cli.commands import HELP
 from s2lic.cli.common import (
     CLIError,
     add_shared_arguments,
@@ -25,10 +27,7 @@ from s2lic.cli.common import (
     shown,
     write_output,
 )
-from s2lic.codec.api import DEFAULT_QUALITY, encode, get_codec
-from s2lic.codec.image import ImageError, load_image
-from s2lic.codec.refine import ADVICE, StepCallback
-from s2lic.codec.registry import DEFAULT_MODEL, list_models
+from s2lic.codec.registry import DEFAULT_MODEL, DEFAULT_QUALITY, list_models
 from s2lic.entropy.bitstream import is_s2lic_file
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
 
@@ -39,6 +38,15 @@ log = logging.getLogger(__name__)
 SUFFIX = ".s2lic"
 
 
+ADVICE = (
+    "20 steps save ~6 % of the bits at equal PSNR on Kodak for ~35 s of encoding "
+    "per 768x512 image on 2 CPU cores instead of ~1 s; images over 1024 px are "
+    "refined on tiles (a 6 MP photo peaks at ~6.9 GiB)"
+)
+"""What ``s2lic encode --help`` and the README say about ``--refine`` (one source,
+measured in docs/refine.md and docs/benchmarks.md; a test keeps the README equal)."""
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``encode`` subcommand.
 
@@ -47,7 +55,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """
     p = subparsers.add_parser(
         "encode",
-        help="compress images to .s2lic files",
+        help=HELP["encode"],
         description=(
             "Compress images (PNG, JPEG, ... any format Pillow reads) to .s2lic files. "
             "Each output goes next to its input with the suffix .s2lic unless -o "
@@ -123,6 +131,9 @@ def run(args: argparse.Namespace) -> int:
     outputs = resolve_outputs(inputs, args.output, SUFFIX)
     check_device(args.device)
     weights = os.fsdecode(args.weights) if args.weights is not None else None
+    # Torch and the network load only now, after the arguments were checked.
+    from s2lic.codec.api import get_codec
+
     # Load once up front: bad weights are one error, not one per file.
     loaded = get_codec(args.model, args.device, weights)
     log.debug(
@@ -148,9 +159,12 @@ def _encode_one(
     out: Path,
     args: argparse.Namespace,
     weights: str | None,
-    on_refine_step: StepCallback,
+    on_refine_step: Callable[[int, int], None],
 ) -> str:
     """Encode one file and return its result line."""
+    from s2lic.codec.api import encode
+    from s2lic.codec.image import ImageError, load_image
+
     source = read_stdin(example="photo.png") if is_stdio(inp) else inp
     try:
         image = load_image(source, args.max_pixels, name=shown(inp))

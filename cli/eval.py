@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from s2lic.cli.commands import HELP
 from s2lic.cli.common import (
     CLIError,
     add_device_argument,
@@ -62,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """
     p = subparsers.add_parser(
         "eval",
-        help="measure rate-distortion curves of s2lic and classical codecs",
+        help=HELP["eval"],
         description=(
             "Encode every image of DATASET_DIR with every codec at every quality, "
             "decode it, and measure bpp (from the real files), PSNR-RGB, MS-SSIM and "

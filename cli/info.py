@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from s2lic.cli.commands import HELP
 from s2lic.cli.common import (
     check_stdin_alone,
     error_line,
@@ -17,7 +18,7 @@ from s2lic.cli.common import (
     read_input,
     shown,
 )
-from s2lic.codec import api
+from s2lic.codec.describe import describe as describe_bytes
 from s2lic.entropy.errors import S2LICError
 
 __all__ = ["add_parser", "describe", "run"]
@@ -31,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """
     p = subparsers.add_parser(
         "info",
-        help="show the header of .s2lic files",
+        help=HELP["info"],
         description=(
             "Verify .s2lic files (structure and CRC32) and show their headers: model, "
             "weights, coder, image size and mode, quality, streams, size and bpp."
@@ -53,13 +54,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def describe(path: Path) -> dict[str, Any]:
-    """Read, verify and describe one file (`api.describe` with its name first).
+    """Read, verify and describe one file (`describe_bytes` with its name first).
 
     Raises:
         S2LICError: the file cannot be read, is not an `.s2lic` file, is truncated
             or corrupted.
     """
-    return {"file": shown(path), **api.describe(read_input(path))}
+    return {"file": shown(path), **describe_bytes(read_input(path))}
 
 
 def _text(info: dict[str, Any]) -> str:

@@ -6,13 +6,12 @@ import argparse
 import json
 from typing import Any
 
-import torch
-
+from s2lic.cli.commands import HELP
 from s2lic.codec import releases
-from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, get_spec, list_models
-from s2lic.codec.zoo import read_manifest, weights_dir
+from s2lic.codec.registry import DEFAULT_MODEL, entry, list_models
+from s2lic.codec.releases import read_manifest, weights_dir
 
-__all__ = ["add_parser", "describe_models", "run"]
+__all__ = ["add_parser", "describe_models", "describe_weights", "run"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """
     p = subparsers.add_parser(
         "models",
-        help="list the available models",
+        help=HELP["models"],
         description=(
             "List the registered models: bitstream id, parameter count, whether "
             "trained weights are installed (and where from), and a description; then "
@@ -34,27 +33,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(run=run)
-
-
-def count_parameters(spec: ModelSpec) -> int:
-    """Number of parameters of a model, without allocating its weights.
-
-    The network is built on the ``meta`` device (shapes only), which takes a fraction
-    of a second even for the paper-size model.
-
-    Args:
-        spec: the registry entry.
-
-    Returns:
-        The number of scalar parameters.
-    """
-    try:
-        with torch.device("meta"):
-            model = spec.factory(spec.config)
-    except (RuntimeError, NotImplementedError, TypeError, ValueError):
-        # A layer that computes values at construction time cannot run on meta.
-        model = spec.factory(spec.config)
-    return sum(p.numel() for p in model.parameters())
 
 
 def describe_weights(manifest: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -84,6 +62,11 @@ def describe_weights(manifest: dict[str, Any], name: str) -> list[dict[str, Any]
                 "bd_rate_vs_jpeg": kodak.get("bd_rate_vs_jpeg"),
                 "bd_rate_vs_webp": kodak.get("bd_rate_vs_webp"),
                 **({"commit": rel.commit} if rel.retired else {}),
+                **(
+                    {"decoder_commit": rel.record["decoder_commit"]}
+                    if "decoder_commit" in rel.record
+                    else {}
+                ),
             }
         )
     return rows
@@ -98,7 +81,7 @@ def describe_models() -> list[dict[str, Any]]:
     manifest = read_manifest()
     rows = []
     for name in list_models():
-        spec = get_spec(name)
+        model = entry(name)
         default = releases.default_release(manifest, name)
         history = describe_weights(manifest, name)
         if default:
@@ -109,13 +92,13 @@ def describe_models() -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": name,
-                "id": spec.model_id,
-                "parameters": count_parameters(spec),
+                "id": model.model_id,
+                "parameters": model.parameters,
                 "trained": present,
                 "weights": weights,
                 "license": default.record.get("license") if default else None,
                 "default": name == DEFAULT_MODEL,
-                "description": spec.description,
+                "description": model.description,
                 "releases": history,
             }
         )
@@ -178,7 +161,9 @@ def _print_releases(history: list[dict[str, Any]]) -> None:
     table = [("ID", "DATE", "KODAK VS JPEG", "VS WEBP", "STATUS")]
     for w in reversed(history):  # newest first
         status = w["status"] + (" (default for encoding)" if w["default"] else "")
-        if w["status"] == "retired":
+        if "decoder_commit" in w:
+            status += f": decodes with the code of commit {w['decoder_commit'][:10]}"
+        elif w["status"] == "retired":
             status += f": s2lic weights restore {w['id']}"
         table.append(
             (

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import typing
 
+from s2lic.cli.commands import HELP
 from s2lic.codec.registry import list_models
 from s2lic.codec.training import RateDistortion, TrainConfig, train
 from s2lic.codec.training.optim import OPTIMIZERS
@@ -60,7 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register the ``train`` subcommand."""
     p = subparsers.add_parser(
         "train",
-        help="train a model (resumable, time-budgeted)",
+        help=HELP["train"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

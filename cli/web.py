@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 
+from s2lic.cli.commands import HELP
 from s2lic.cli.common import (
     CLIError,
     add_device_argument,
@@ -31,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """
     p = subparsers.add_parser(
         "web",
-        help="start the compare-and-compress web demo",
+        help=HELP["web"],
         description=(
             "Serve a web page that compresses an uploaded image with s2lic and "
             "compares it with JPEG, WebP, AVIF and JPEG XL at the same file size "

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 
+from s2lic.cli.commands import HELP
 from s2lic.cli.common import CLIError, path_arg
 from s2lic.codec import releases
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
-from s2lic.codec.zoo import read_manifest
 
 __all__ = ["add_parser", "run"]
 
@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register the ``weights`` subcommand (``restore``)."""
     p = subparsers.add_parser(
         "weights",
-        help="restore retired weights from a git clone",
+        help=HELP["weights"],
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -52,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Restore the weights and say where they went."""
     wid = args.id.lower()
-    release = releases.find_release(read_manifest(), args.model, wid)
+    release = releases.find_release(releases.read_manifest(), args.model, wid)
     if release is None:
         raise CLIError(
             f"no release shipped weights of {args.model} with id {args.id!r} "

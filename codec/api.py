@@ -11,12 +11,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 
 from s2lic.codec.alpha import decode_alpha, encode_alpha
+from s2lic.codec.describe import describe
 from s2lic.codec.image import (
     Planes,
     crop,
@@ -30,7 +31,7 @@ from s2lic.codec.memory import decode_memory_bytes, physical_memory_bytes
 from s2lic.codec.metrics import mse
 from s2lic.codec.refine import TILING as REFINE_TILING
 from s2lic.codec.refine import Refined, StepCallback, refine_latent
-from s2lic.codec.registry import DEFAULT_MODEL, ModelSpec, spec_from_id
+from s2lic.codec.registry import DEFAULT_MODEL, DEFAULT_QUALITY, ModelSpec, spec_from_id
 from s2lic.codec.releases import default_release
 from s2lic.codec.tiling import Tiling
 from s2lic.codec.zoo import LoadedModel, load_model, read_manifest
@@ -66,7 +67,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUALITY = 0.75
 _BPP_SEARCH_STEPS = 12
 _BPP_TOLERANCE = 0.01  # stop once the size is within 1 % below the target
 SAFE_MARGIN = 1e-9
@@ -378,51 +378,6 @@ def decode(
     )
     image = from_planes(Planes(rgb=rgb, mode=header.mode, alpha=alpha))
     return DecodeResult(image, header, time.perf_counter() - start)
-
-
-# Describing decodes no pixels, so it reports files of any declared size.
-_NO_LIMITS = Limits(max_pixels=1 << 64, max_stream_bytes=1 << 32)
-
-
-def describe(data: bytes) -> dict[str, Any]:
-    """Verify an `.s2lic` file's structure and checksums and describe its header.
-
-    Args:
-        data: the file's bytes.
-
-    Returns:
-        The fields of ``s2lic info --json`` but the file name: model, weights id,
-        coder, size, mode, quality, symbol checksum, stream lengths, bytes, bpp.
-
-    Raises:
-        S2LICError: not an `.s2lic` file, truncated or corrupted.
-    """
-    container = unpack(data, _NO_LIMITS)
-    h = container.header
-    try:
-        model: str = spec_from_id(h.model_id).name
-    except S2LICError:
-        model = f"unknown (id {h.model_id})"
-    try:
-        coder: str = coder_from_id(h.coder_id).name
-    except S2LICError:
-        coder = f"unknown (id {h.coder_id})"
-    return {
-        "model": model,
-        "model_id": h.model_id,
-        "weights_id": h.weights_id.hex(),
-        "coder": coder,
-        "coder_id": h.coder_id,
-        "width": h.width,
-        "height": h.height,
-        "mode": h.mode.name,
-        "quality": h.quality_value,
-        "quality_code": h.quality,
-        "symbol_crc": f"{h.symbol_crc:08x}",
-        "streams": [len(s) for s in container.streams],
-        "bytes": len(data),
-        "bpp": 8.0 * len(data) / h.pixels,
-    }
 
 
 def _padded_shape(header: Header, multiple: int) -> tuple[int, int]:

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
-from s2lic.entropy.bitstream import ColorMode
+from s2lic.entropy.bitstream import DEFAULT_MAX_PIXELS, ColorMode
 from s2lic.entropy.errors import LimitError, S2LICError
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
 
 _LOG = logging.getLogger(__name__)
 
-DEFAULT_MAX_PIXELS: Final = 40_000_000
 
 # An image file by path, or its bytes.
 ImageSource = str | os.PathLike[str] | bytes

@@ -36,11 +36,10 @@ import torch
 
 from s2lic.codec.models.base import RDOutput
 from s2lic.codec.models.s2lic import S2LIC
+from s2lic.codec.objective import RateDistortion
 from s2lic.codec.tiling import Span, Tiling, spans
-from s2lic.codec.training.objective import RateDistortion
 
 __all__ = [
-    "ADVICE",
     "LR",
     "CHECK_EVERY",
     "TILING",
@@ -58,13 +57,6 @@ LR = (0.01, 0.03)
 the first up to quality 0.8, rising geometrically to the second at quality 1. Larger
 steps lose at lower qualities, where the proxies are further from the coder; measured
 on Kodak crops (docs/refine.md)."""
-ADVICE = (
-    "20 steps save ~6 % of the bits at equal PSNR on Kodak for ~35 s of encoding "
-    "per 768x512 image on 2 CPU cores instead of ~1 s; images over 1024 px are "
-    "refined on tiles (a 6 MP photo peaks at ~6.9 GiB)"
-)
-"""What ``s2lic encode --help`` and the README say about ``--refine`` (one source,
-measured in docs/refine.md and docs/benchmarks.md; a test keeps the README equal)."""
 CHECK_EVERY = 5
 """Steps between two real codings of the candidate."""
 TILING = Tiling(core=768, overlap=128)

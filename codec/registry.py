@@ -2,33 +2,59 @@
 
 The CLI's ``--model`` choices, the zoo (weights), the container's model id and the tests
 all read from here. Bitstream ids are explicit fields, never derived from order.
+
+Names, ids, descriptions and parameter counts are plain data, so ``s2lic --help``,
+``info`` and ``models`` read them without importing torch; `get_spec` builds the
+specs (configs and network classes) on first use.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from torch import nn
-
-from s2lic.codec.layers.enhancement import EnhancementConfig
-from s2lic.codec.models.s2lic import S2LIC, S2LICConfig
-from s2lic.codec.transforms.stages import TransformConfig
 from s2lic.entropy.errors import S2LICError
-from s2lic.entropy.models.acgc import ACGCConfig
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from s2lic.codec.models.s2lic import S2LICConfig
 
 __all__ = [
+    "ModelEntry",
     "ModelSpec",
     "UnknownModelError",
+    "entry",
+    "entry_from_id",
     "get_spec",
     "spec_from_id",
     "list_models",
     "DEFAULT_MODEL",
+    "DEFAULT_QUALITY",
 ]
 
 
 class UnknownModelError(S2LICError):
     """A model name or bitstream id that is not registered."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What is known of a registered model without building it.
+
+    Attributes:
+        name: kebab-case registry name.
+        model_id: id stored in `.s2lic` headers (u16, never reused).
+        description: one line for `s2lic models`.
+        parameters: its number of parameters (a test checks it against the network).
+    """
+
+    name: str
+    model_id: int
+    description: str
+    parameters: int
 
 
 @dataclass(frozen=True)
@@ -50,18 +76,46 @@ class ModelSpec:
     description: str
 
 
-_SPECS = (
-    ModelSpec(
+_ENTRIES = (
+    ModelEntry(
         "s2lic-paper",
         1,
-        S2LICConfig(),
-        S2LIC,
         "paper size (N=192, M=320, 10 slices); slow on CPUs",
+        67_983_397,
     ),
-    ModelSpec(
+    ModelEntry(
         "s2lic-s",
         2,
-        S2LICConfig(
+        "the shipped model: same blocks, small widths (<= 8 M parameters)",
+        7_738_775,
+    ),
+    ModelEntry(
+        "s2lic-tiny",
+        3,
+        "for tests: a few training steps take seconds on a CPU",
+        247_371,
+    ),
+)
+_BY_NAME = {e.name: e for e in _ENTRIES}
+_BY_ID = {e.model_id: e for e in _ENTRIES}
+assert len(_BY_ID) == len(_ENTRIES), "model ids must be unique"
+
+DEFAULT_MODEL = "s2lic-s"
+DEFAULT_QUALITY = 0.75
+"""The quality knob's default, in [0, 1]."""
+
+
+@functools.cache
+def _specs() -> dict[str, ModelSpec]:
+    """The specs by name (imports torch and the networks)."""
+    from s2lic.codec.layers.enhancement import EnhancementConfig
+    from s2lic.codec.models.s2lic import S2LIC, S2LICConfig
+    from s2lic.codec.transforms.stages import TransformConfig
+    from s2lic.entropy.models.acgc import ACGCConfig
+
+    configs = {
+        "s2lic-paper": S2LICConfig(),
+        "s2lic-s": S2LICConfig(
             analysis=TransformConfig(
                 dims=(48, 96, 128),
                 depths=(1, 1, 2),
@@ -89,13 +143,7 @@ _SPECS = (
                 context_width=64,
             ),
         ),
-        S2LIC,
-        "the shipped model: same blocks, small widths (<= 8 M parameters)",
-    ),
-    ModelSpec(
-        "s2lic-tiny",
-        3,
-        S2LICConfig(
+        "s2lic-tiny": S2LICConfig(
             analysis=TransformConfig(
                 dims=(16, 16, 32),
                 depths=(1, 1, 1),
@@ -127,25 +175,21 @@ _SPECS = (
             ),
             quality_levels=4,
         ),
-        S2LIC,
-        "for tests: a few training steps take seconds on a CPU",
-    ),
-)
-
-_BY_NAME = {s.name: s for s in _SPECS}
-_BY_ID = {s.model_id: s for s in _SPECS}
-assert len(_BY_ID) == len(_SPECS), "model ids must be unique"
-
-DEFAULT_MODEL = "s2lic-s"
+    }
+    return {
+        name: ModelSpec(name, e.model_id, configs[name], S2LIC, e.description)
+        for name, e in _BY_NAME.items()
+    }
 
 
 def list_models() -> list[str]:
     """Registered model names, in registration order."""
-    return [s.name for s in _SPECS]
+    return [e.name for e in _ENTRIES]
 
 
-def get_spec(name: str) -> ModelSpec:
-    """The spec of `name`; `UnknownModelError` lists the choices."""
+def entry(name: str) -> ModelEntry:
+    """What is known of `name` without building it; `UnknownModelError` lists the
+    choices."""
     try:
         return _BY_NAME[name]
     except KeyError:
@@ -154,8 +198,8 @@ def get_spec(name: str) -> ModelSpec:
         ) from None
 
 
-def spec_from_id(model_id: int) -> ModelSpec:
-    """The spec stored under a bitstream id."""
+def entry_from_id(model_id: int) -> ModelEntry:
+    """The model stored under a bitstream id."""
     try:
         return _BY_ID[model_id]
     except KeyError:
@@ -163,3 +207,13 @@ def spec_from_id(model_id: int) -> ModelSpec:
             f"the file was made by an unknown model (id {model_id}); "
             "it needs a newer s2lic or other weights"
         ) from None
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of `name` (imports torch); `UnknownModelError` lists the choices."""
+    return _specs()[entry(name).name]
+
+
+def spec_from_id(model_id: int) -> ModelSpec:
+    """The spec stored under a bitstream id."""
+    return _specs()[entry_from_id(model_id).name]

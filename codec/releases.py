@@ -11,7 +11,8 @@ The manifest (``weights/manifest.toml``) keeps one record per weights file::
 
 An id is the first 4 bytes of the file's sha256, as in every ``.s2lic`` header.
 Retired weights are in the git history only: `restore` takes one out of a git
-checkout (sha256 checked) into `restored_dir`, where decoding finds it.
+checkout (sha256 checked) into `restored_dir`, where decoding finds it. Torch-free:
+``s2lic models`` and ``s2lic weights`` read it without loading a network.
 """
 
 from __future__ import annotations
@@ -20,13 +21,19 @@ import hashlib
 import os
 import subprocess
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from s2lic.codec.fileio import atomic_output
 from s2lic.entropy.errors import S2LICError
 
 __all__ = [
+    "WeightsError",
+    "weights_dir",
+    "read_manifest",
     "Release",
     "RestoreError",
     "releases",
@@ -37,6 +44,29 @@ __all__ = [
     "restore_hint",
     "restore",
 ]
+
+
+class WeightsError(S2LICError):
+    """Weights are missing, corrupted, or do not fit the model."""
+
+
+def weights_dir() -> Path:
+    """``$S2LIC_WEIGHTS`` if set, else the installed ``s2lic.weights`` folder."""
+    env = os.environ.get("S2LIC_WEIGHTS")
+    if env:
+        return Path(env)
+    return Path(str(resources.files("s2lic.weights")))
+
+
+def read_manifest(folder: Path | None = None) -> dict[str, Any]:
+    """The parsed ``manifest.toml`` (empty when absent)."""
+    path = (folder or weights_dir()) / "manifest.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise WeightsError(f"cannot read weights manifest {path}: {e}") from None
 
 
 class RestoreError(S2LICError):

@@ -14,13 +14,10 @@ import copy
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
@@ -29,7 +26,7 @@ from torch import nn
 from s2lic.codec import releases
 from s2lic.codec.fileio import atomic_output
 from s2lic.codec.registry import ModelSpec, get_spec
-from s2lic.entropy.errors import S2LICError
+from s2lic.codec.releases import WeightsError, read_manifest, weights_dir
 
 __all__ = [
     "WeightsError",
@@ -59,10 +56,6 @@ _TABLE_BUFFERS = {
 }
 
 
-class WeightsError(S2LICError):
-    """Weights are missing, corrupted, or do not fit the model."""
-
-
 class UnknownWeightsError(WeightsError):
     """No installed weights have the id a file was encoded with."""
 
@@ -84,25 +77,6 @@ class LoadedModel:
     weights_id: bytes
     trained: bool
     source: str
-
-
-def weights_dir() -> Path:
-    """``$S2LIC_WEIGHTS`` if set, else the installed ``s2lic.weights`` folder."""
-    env = os.environ.get("S2LIC_WEIGHTS")
-    if env:
-        return Path(env)
-    return Path(str(resources.files("s2lic.weights")))
-
-
-def read_manifest(folder: Path | None = None) -> dict[str, Any]:
-    """The parsed ``manifest.toml`` (empty when absent)."""
-    path = (folder or weights_dir()) / "manifest.toml"
-    if not path.is_file():
-        return {}
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise WeightsError(f"cannot read weights manifest {path}: {e}") from None
 
 
 def config_json(spec: ModelSpec) -> str:
@@ -161,11 +135,14 @@ def _state_digest(model: nn.Module) -> bytes:
     return h.digest()
 
 
-def _random_model(spec: ModelSpec) -> nn.Module:
+def _random_model(spec: ModelSpec, tables: bool = True) -> nn.Module:
+    """The seeded network; with `tables`, its coding tables built (a file's weights
+    bring their own)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(_SEED)
         model = spec.factory(spec.config)
-    model.entropy.update(force=True)
+    if tables:
+        model.entropy.update(force=True)
     return model
 
 
@@ -188,7 +165,7 @@ def _load_file(spec: ModelSpec, path: Path, sha256: str | None) -> nn.Module:
         raise WeightsError(
             f"{path} was trained for another configuration of {spec.name!r}"
         )
-    model = _random_model(spec)
+    model = _random_model(spec, tables=False)
     try:
         load_state(model, state)
     except (RuntimeError, KeyError, ValueError) as e:

@@ -32,6 +32,7 @@ from s2lic.entropy.errors import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "FORMAT_VERSION",
     "MAGIC",
     "MAX_HEADER_SIZE",
@@ -277,6 +278,10 @@ class Container:
         object.__setattr__(self, "streams", streams)
 
 
+DEFAULT_MAX_PIXELS: Final = 40_000_000
+"""Most pixels an image may have by default, to encode or to decode (40 MP)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits that a reader enforces on untrusted files.
@@ -291,7 +296,7 @@ class Limits:
             depends on the model, which the container does not describe.
     """
 
-    max_pixels: int = 40_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
     max_stream_bytes: int = 256 * 1024 * 1024
     max_streams: int = MAX_STREAMS
     max_decode_bytes: int | None = None

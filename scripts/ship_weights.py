@@ -29,8 +29,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from s2lic.codec.objective import RateDistortion
 from s2lic.codec.runtime import tune_allocator
-from s2lic.codec.training.objective import RateDistortion
 from s2lic.codec.training.ship import (
     MIN_GAIN,
     TRAINED_ON,

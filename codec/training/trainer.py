@@ -35,6 +35,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from s2lic.codec.fileio import atomic_output
+from s2lic.codec.objective import RateDistortion
 from s2lic.codec.registry import get_spec
 from s2lic.codec.training.data import (
     CenterCrops,
@@ -42,7 +43,6 @@ from s2lic.codec.training.data import (
     list_images,
     split_holdout,
 )
-from s2lic.codec.training.objective import RateDistortion
 from s2lic.codec.training.optim import OPTIMIZERS, build_optimizer, evaluation_mode
 from s2lic.codec.zoo import load_model, load_state, save_weights
 

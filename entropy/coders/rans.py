@@ -77,7 +77,7 @@ _INITIAL_CAPACITY = 1 << 20
 
 def _import_ans() -> ModuleType:
     try:
-        from compressai import ans
+        from s2lic.entropy.compressai_lite import ans
     except ImportError as exc:  # pragma: no cover - compressai is a dependency
         raise CoderError(
             f"The rANS backend (compressai.ans) is unavailable: {exc}"

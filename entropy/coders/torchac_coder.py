@@ -73,10 +73,13 @@ import os
 import sys
 import tempfile
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it codes, so `s2lic info` stays light
+    import torch
 
 from ..errors import CoderError
 from ._util import (
@@ -106,6 +109,12 @@ MAX_ROW_LENGTH = 1 << 15
 # Format constants (see the module docstring): changing them breaks existing streams.
 _SPLIT_COST = 1 << 20
 _MAX_CDF_ELEMENTS = 1 << 22
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    import torch  # loaded by then: torchac itself needs it
+
+    return torch.from_numpy(array)
 
 
 def _load_torchac() -> ModuleType:
@@ -211,7 +220,7 @@ class _TorchacTable:
     def gather(self, rows: npt.NDArray[np.intp], lp: int) -> torch.Tensor:
         """(len(rows), lp) int16 CDFs of `rows`, cut or padded to `lp` columns."""
         # Slicing first keeps the fancy-index copy at lp columns.
-        return torch.from_numpy(self.cdf[:, :lp][rows])
+        return _tensor(self.cdf[:, :lp][rows])
 
 
 class _TorchacStreamEncoder:
@@ -237,7 +246,7 @@ class _TorchacStreamEncoder:
         for pos, lp in _plan(length):
             tsym = tsym_all[pos]
             data = self._torchac.encode_int16_normalized_cdf(
-                t.gather(idx[pos], lp), torch.from_numpy(tsym)
+                t.gather(idx[pos], lp), _tensor(tsym)
             )
             write_uvarint(out, len(data))
             out += data

@@ -54,12 +54,17 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
-from compressai.ops import quantize_ste as ste_round
 from torch import nn
 
 from s2lic.codec.layers.stacked import StackedConv2d, StackedSequential, run_one
 from s2lic.entropy.coders.base import CdfTable, EntropyCoder
+from s2lic.entropy.compressai_lite import (
+    EntropyBottleneck,
+    GaussianConditional,
+)
+from s2lic.entropy.compressai_lite import (
+    quantize_ste as ste_round,
+)
 from s2lic.entropy.context.channel import AdaptiveChannelContext
 from s2lic.entropy.context.checkerboard import (
     SpatialContext,

@@ -673,7 +673,7 @@ def test_refine_advice_is_the_same_in_help_and_readme(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """One source for the --refine advice: codec.refine.ADVICE."""
-    from s2lic.codec.refine import ADVICE
+    from s2lic.cli.encode import ADVICE
 
     assert main(["encode", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())

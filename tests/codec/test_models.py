@@ -140,3 +140,16 @@ def test_gradients_reach_every_parameter() -> None:
 
 def test_coders_listed() -> None:
     assert {"rans", "torchac"} <= set(list_coders())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_registry_index_matches_the_networks(name: str) -> None:
+    """`s2lic models` reads names, ids and parameter counts without building
+    networks; they must be the built network's."""
+    from s2lic.codec.registry import entry, entry_from_id
+
+    spec, known = get_spec(name), entry(name)
+    with torch.device("meta"):  # shapes only
+        model = spec.factory(spec.config)
+    assert known.parameters == sum(p.numel() for p in model.parameters())
+    assert entry_from_id(known.model_id) == known and spec.model_id == known.model_id

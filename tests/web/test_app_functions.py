@@ -29,7 +29,7 @@ from s2lic.codec.eval.match import (
     match_size,
     quality_range,
 )
-from s2lic.codec.training.objective import RateDistortion
+from s2lic.codec.objective import RateDistortion
 from s2lic.entropy.bitstream import MAGIC, read_header
 from s2lic.web.comparison import (
     ORIGINAL,
