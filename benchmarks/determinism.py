@@ -28,12 +28,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from s2lic.codec.entropy_model.acgc import MEAN_STEP, ACGCEntropyModel
+from s2lic.codec.entropy_model.context.checkerboard import gather
 from s2lic.codec.image import pad_to_multiple, to_planes, to_tensor
 from s2lic.codec.runtime import num_threads
 from s2lic.codec.zoo import load_model
 from s2lic.entropy.coders import get_coder
-from s2lic.entropy.context.checkerboard import gather
-from s2lic.entropy.models.acgc import MEAN_STEP, ACGCEntropyModel
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 

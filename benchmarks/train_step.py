@@ -1,6 +1,6 @@
 """What a training step costs per batch size: time, images/s, memory, operator count.
 
-A step is what the trainer does per batch (codec/training/trainer.py): the model's
+A step is what the trainer does per batch (train/trainer.py): the model's
 training forward under bf16 autocast on CUDA and bf16-capable CPUs (``--no-bf16``:
 fp32), the RD loss plus the quantiles' aux loss, one backward and an AdamW step, on
 random crops (no data loading). The operator count (leaf operators of one step, from
@@ -26,8 +26,8 @@ from datetime import date
 import torch
 
 from s2lic.codec.objective import RateDistortion
-from s2lic.codec.training.trainer import amp_bf16, rd_losses
 from s2lic.codec.zoo import load_model
+from s2lic.train.trainer import amp_bf16, rd_losses
 
 
 def _peak_gib(device: torch.device) -> float:

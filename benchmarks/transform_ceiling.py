@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 
-from s2lic.codec.eval.runner import find_images, load_rgb
 from s2lic.codec.image import crop, pad_to_multiple, to_tensor, to_uint8
 from s2lic.codec.metrics import psnr
 from s2lic.codec.zoo import load_model
+from s2lic.eval.runner import find_images, load_rgb
 
 
 def main(argv: list[str] | None = None) -> None:

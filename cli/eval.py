@@ -1,7 +1,7 @@
 """``s2lic eval``: rate-distortion curves of s2lic and classical codecs on a dataset.
 
-The measuring is `s2lic.codec.eval.runner`, the tables and plots
-`s2lic.codec.eval.report`; this module turns the command line into their arguments,
+The measuring is `s2lic.eval.runner`, the tables and plots
+`s2lic.eval.report`; this module turns the command line into their arguments,
 shows progress and writes the report files.
 """
 
@@ -24,9 +24,9 @@ from s2lic.cli.common import (
     positive_int,
     progress,
 )
-from s2lic.codec.eval.classical import list_classical
-from s2lic.codec.eval.codecs import learned_model
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
+from s2lic.eval.classical import list_classical
+from s2lic.eval.codecs import learned_model
 
 __all__ = ["add_parser", "quality_spec", "run"]
 
@@ -210,8 +210,8 @@ def run(args: argparse.Namespace) -> int:
         S2LICError: bad dataset, codec names, qualities, anchor, references or
             output folder; nothing has been measured then.
     """
-    from s2lic.codec.eval import codecs as lineup
-    from s2lic.codec.eval import curves, report, runner
+    from s2lic.eval import codecs as lineup
+    from s2lic.eval import curves, report, runner
 
     dataset = Path(os.path.abspath(args.dataset))
     images = runner.find_images(dataset, args.limit)

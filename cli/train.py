@@ -14,8 +14,8 @@ import typing
 
 from s2lic.cli.commands import HELP
 from s2lic.codec.registry import list_models
-from s2lic.codec.training import RateDistortion, TrainConfig, train
-from s2lic.codec.training.optim import OPTIMIZERS
+from s2lic.train import RateDistortion, TrainConfig, train
+from s2lic.train.optim import OPTIMIZERS
 
 __all__ = ["add_parser", "run"]
 
@@ -110,7 +110,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     # A run's status lines (precision, resume point, a row every 30 s, the stop) are
     # what a log file of a background or lent-GPU run has to show.
-    p.set_defaults(run=run, info_from=("s2lic.codec.training",))
+    p.set_defaults(run=run, info_from=("s2lic.train",))
 
 
 def run(args: argparse.Namespace) -> int:

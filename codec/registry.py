@@ -108,10 +108,10 @@ DEFAULT_QUALITY = 0.75
 @functools.cache
 def _specs() -> dict[str, ModelSpec]:
     """The specs by name (imports torch and the networks)."""
+    from s2lic.codec.entropy_model.acgc import ACGCConfig
     from s2lic.codec.layers.enhancement import EnhancementConfig
     from s2lic.codec.models.s2lic import S2LIC, S2LICConfig
     from s2lic.codec.transforms.stages import TransformConfig
-    from s2lic.entropy.models.acgc import ACGCConfig
 
     configs = {
         "s2lic-paper": S2LICConfig(),

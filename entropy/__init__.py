@@ -1,8 +1,10 @@
-"""Entropy modelling and coding: the ACGC entropy model, coders and the container.
+"""Entropy coding, the ground floor: coders, their tables and the container.
 
-- `models`: the ACGC entropy model and the hyperprior transforms.
-- `context`: checkerboard, adaptive channel-wise (AC) and global-inter (AG) contexts.
-- `coders`: `EntropyCoder` backends (rANS, torchac).
+It imports nothing of the rest of s2lic; the networks that predict the probabilities
+(the ACGC entropy model) live with the other networks in `s2lic.codec.entropy_model`.
+
+- `coders`: `EntropyCoder` backends (rANS, torchac) and their CDF tables.
+- `compressai_lite`: CompressAI's entropy models and rANS without its package import.
 - `bitstream`: the `.s2lic` container (docs/format.md).
 - `errors`: the typed errors every user-facing failure derives from.
 """

@@ -13,5 +13,5 @@ site=/tmp/site
 # namespace package instead of building an editable install offline.
 pkg=/tmp/pkg/s2lic
 mkdir -p "$pkg"
-for d in codec entropy cli web weights; do ln -sfn "$PWD/$d" "$pkg/$d"; done
+for d in codec entropy train eval cli web weights; do ln -sfn "$PWD/$d" "$pkg/$d"; done
 export PYTHONPATH=/tmp/pkg:$site:$PWD

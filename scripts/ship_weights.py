@@ -31,7 +31,7 @@ from typing import Any
 
 from s2lic.codec.objective import RateDistortion
 from s2lic.codec.runtime import tune_allocator
-from s2lic.codec.training.ship import (
+from s2lic.train.ship import (
     MIN_GAIN,
     TRAINED_ON,
     average_weights,

@@ -29,8 +29,8 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 # Top-level packages (and s2lic subpackages) each path must not load.
 NO_TORCH = ("torch", "compressai", "scipy", "PIL.ImageCms")
 LEAN = (
-    "s2lic.codec.training",
-    "s2lic.codec.eval",
+    "s2lic.train",
+    "s2lic.eval",
     "compressai.datasets",
     "compressai.zoo",
     "compressai.models",

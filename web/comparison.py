@@ -4,7 +4,7 @@
 size, `decode_upload` verifies and decodes an uploaded `.s2lic` file; the dataclasses
 hold the server's settings and the results. Every number comes from the same public
 API as the CLI (`s2lic.codec.api`, `s2lic.codec.image`, `s2lic.codec.metrics`,
-`s2lic.codec.eval.classical`, `s2lic.codec.eval.match`).
+`s2lic.eval.classical`, `s2lic.eval.match`).
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import numpy.typing as npt
 from PIL import Image
 
 from s2lic.codec.api import decode, describe, encode, get_codec
-from s2lic.codec.eval.classical import CodecUnavailableError, get_classical
-from s2lic.codec.eval.match import MatchResult, match_classical
 from s2lic.codec.image import ImageError, Planes, load_image, to_planes
 from s2lic.codec.metrics import ms_ssim, psnr
 from s2lic.codec.registry import DEFAULT_MODEL
 from s2lic.codec.zoo import LoadedModel
 from s2lic.entropy.bitstream import Limits, is_s2lic_file
 from s2lic.entropy.errors import S2LICError
+from s2lic.eval.classical import CodecUnavailableError, get_classical
+from s2lic.eval.match import MatchResult, match_classical
 
 __all__ = [
     "COMPARE_CODECS",

@@ -16,8 +16,8 @@ from typing import Any, Final
 import numpy as np
 from PIL import Image, ImageDraw
 
-from s2lic.codec.eval.match import MatchStatus
 from s2lic.codec.metrics import MS_SSIM_MIN_SIDE, psnr
+from s2lic.eval.match import MatchStatus
 from s2lic.web.comparison import (
     ORIGINAL,
     CodecResult,

@@ -17,6 +17,7 @@ from fractions import Fraction
 import torch
 from torch import nn
 
+from s2lic.codec.entropy_model.acgc import ACGCConfig, ACGCEntropyModel
 from s2lic.codec.layers.enhancement import EnhancementConfig
 from s2lic.codec.layers.gain import QualityGain
 from s2lic.codec.models.base import Encoded, RDOutput
@@ -25,7 +26,6 @@ from s2lic.codec.transforms.analysis import AnalysisTransform
 from s2lic.codec.transforms.stages import TransformConfig
 from s2lic.codec.transforms.synthesis import SynthesisTransform
 from s2lic.entropy.coders.base import EntropyCoder
-from s2lic.entropy.models.acgc import ACGCConfig, ACGCEntropyModel
 
 __all__ = ["S2LICConfig", "S2LIC"]
 

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 from s2lic.cli.__main__ import main
-from s2lic.codec.eval import codecs as lineup
-from s2lic.codec.eval import runner
-from s2lic.codec.eval.classical import ClassicalCodec
+from s2lic.eval import codecs as lineup
+from s2lic.eval import runner
+from s2lic.eval.classical import ClassicalCodec
 from tests.conftest import smooth_image
 
 FAST = ("--codecs", "s2lic-tiny,jpeg", "--qualities", "0.25,0.75")

@@ -1,4 +1,4 @@
-"""Tests of `s2lic.codec.eval.bd`: Bjøntegaard deltas with PCHIP interpolation."""
+"""Tests of `s2lic.eval.bd`: Bjøntegaard deltas with PCHIP interpolation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from s2lic.codec.eval.bd import bd_psnr, bd_rate, psnr_at, stretches
+from s2lic.eval.bd import bd_psnr, bd_rate, psnr_at, stretches
 
 # CompressAI's published Kodak curves, next to the repository (see SOURCE.md there).
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "kodak"
@@ -94,7 +94,7 @@ def test_duplicate_dominated_and_lossless_points_are_dropped(
 ) -> None:
     rate = [*RATE, RATE[2], 0.5, 2.5]
     psnr = [*PSNR, PSNR[2], 30.0, math.inf]  # a duplicate, a dominated, a lossless
-    with caplog.at_level(logging.DEBUG, logger="s2lic.codec.eval.bd"):
+    with caplog.at_level(logging.DEBUG, logger="s2lic.eval.bd"):
         assert bd_rate(RATE, PSNR, rate, psnr) == pytest.approx(0.0, abs=1e-12)
     assert "dropped 3 of 9 points" in caplog.text
 

@@ -1,4 +1,4 @@
-"""Tests of `s2lic.codec.eval.classical`: the classical codecs and their registry."""
+"""Tests of `s2lic.eval.classical`: the classical codecs and their registry."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image, UnidentifiedImageError
 
-from s2lic.codec.eval import classical
-from s2lic.codec.eval.classical import (
+from s2lic.codec.metrics import psnr
+from s2lic.eval import classical
+from s2lic.eval.classical import (
     CODECS,
     ClassicalCodec,
     CodecUnavailableError,
@@ -22,7 +23,6 @@ from s2lic.codec.eval.classical import (
     get_classical,
     list_classical,
 )
-from s2lic.codec.metrics import psnr
 from tests.conftest import smooth_image
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from s2lic.codec.entropy_model.acgc import MEAN_STEP
 from s2lic.codec.runtime import num_threads
 from s2lic.codec.zoo import load_model
 from s2lic.entropy.coders import get_coder
-from s2lic.entropy.models.acgc import MEAN_STEP
 from tests.conftest import smooth_image
 
 

@@ -18,10 +18,10 @@ import pytest
 from PIL import Image
 
 from s2lic.codec import api
-from s2lic.codec.eval import codecs as lineup
-from s2lic.codec.eval import curves, report, runner
-from s2lic.codec.eval.classical import ClassicalCodec
 from s2lic.codec.metrics import psnr
+from s2lic.eval import codecs as lineup
+from s2lic.eval import curves, report, runner
+from s2lic.eval.classical import ClassicalCodec
 from tests.conftest import smooth_image
 
 S2LIC_GRID = (0.25, 0.75)

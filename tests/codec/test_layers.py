@@ -7,15 +7,15 @@ import math
 import pytest
 import torch
 
+from s2lic.codec.entropy_model.context.channel import AdaptiveChannelContext
+from s2lic.codec.entropy_model.context.checkerboard import anchor_mask, gather, scatter
+from s2lic.codec.entropy_model.context.global_inter import GlobalInterContext
 from s2lic.codec.layers.attention_fn import window_attention
 from s2lic.codec.layers.enhancement import EnhancementConfig, EnhancementModule
 from s2lic.codec.layers.gain import QualityGain
 from s2lic.codec.layers.position_bias import log_spaced, window_relative_table
 from s2lic.codec.layers.stacked import StackedConv2d, StackedLinear, run_one
 from s2lic.codec.layers.swinv2 import SwinV2Block, SwinV2Stage
-from s2lic.entropy.context.channel import AdaptiveChannelContext
-from s2lic.entropy.context.checkerboard import anchor_mask, gather, scatter
-from s2lic.entropy.context.global_inter import GlobalInterContext
 
 
 def test_attention_backends_agree() -> None:

@@ -8,13 +8,13 @@ import torch
 from PIL import Image
 
 from s2lic.codec import api
-from s2lic.codec.eval import codecs as lineup
 from s2lic.codec.image import pad_to_multiple, to_tensor
 from s2lic.codec.models.base import RDOutput
 from s2lic.codec.objective import RateDistortion
 from s2lic.codec.refine import LR, default_lr, proxy_gradient, rd_cost, refine_latent
 from s2lic.codec.tiling import Tiling
 from s2lic.entropy.coders import get_coder
+from s2lic.eval import codecs as lineup
 from tests.conftest import smooth_image
 
 TINY = {"model": "s2lic-tiny"}

@@ -20,9 +20,9 @@ from PIL import Image
 
 from s2lic.cli.__main__ import main
 from s2lic.codec import api, releases
-from s2lic.codec.training.ship import record
 from s2lic.codec.zoo import UnknownWeightsError, load_model, read_manifest, save_weights
 from s2lic.entropy.bitstream import read_header
+from s2lic.train.ship import record
 from tests.conftest import smooth_image
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,15 +9,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from s2lic.codec.eval.curves import Curve
-from s2lic.codec.training.ship import (
+from s2lic.codec.zoo import load_model, read_manifest, save_weights
+from s2lic.eval.curves import Curve
+from s2lic.train.ship import (
     average_weights,
     compare,
     kodak_record,
     record,
     ship,
 )
-from s2lic.codec.zoo import load_model, read_manifest, save_weights
 
 
 def _curve(bpp: list[float], psnr: list[float]) -> Curve:

@@ -19,11 +19,11 @@ from safetensors.torch import load_file
 
 from s2lic.codec import api
 from s2lic.codec.models.base import RDOutput
-from s2lic.codec.training import RateDistortion, TrainConfig, train
-from s2lic.codec.training import data as data_mod
-from s2lic.codec.training.data import DataError, RandomCrops, list_images, split_holdout
-from s2lic.codec.training.trainer import _Run, _Schedule, amp_bf16, rd_losses
 from s2lic.codec.zoo import load_model
+from s2lic.train import RateDistortion, TrainConfig, train
+from s2lic.train import data as data_mod
+from s2lic.train.data import DataError, RandomCrops, list_images, split_holdout
+from s2lic.train.trainer import _Run, _Schedule, amp_bf16, rd_losses
 from tests.conftest import smooth_image
 
 
@@ -377,7 +377,7 @@ def test_library_optimizers_train_resume_and_export(
 
 
 def test_muon_owns_the_plain_weight_matrices_only() -> None:
-    from s2lic.codec.training.optim import build_optimizer, muon_parameters
+    from s2lic.train.optim import build_optimizer, muon_parameters
 
     model = load_model("s2lic-s").model
     owned = muon_parameters(model)

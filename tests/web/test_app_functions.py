@@ -1,6 +1,6 @@
 """The web demo without a browser: equal-size matching and the app's functions.
 
-`s2lic.codec.eval.match` is tested on real JPEG and WebP files of a generated image
+`s2lic.eval.match` is tested on real JPEG and WebP files of a generated image
 (against an exhaustive search over the quality) and on synthetic size curves. The
 demo's functions (`s2lic.web.comparison`, `views` and the `app` handlers) run the tiny
 model (seeded random weights) on images of a few thousand pixels; every bad input must
@@ -22,15 +22,15 @@ from PIL import Image
 
 from s2lic.codec.api import encode as api_encode
 from s2lic.codec.api import get_codec
-from s2lic.codec.eval.classical import get_classical
-from s2lic.codec.eval.match import (
+from s2lic.codec.objective import RateDistortion
+from s2lic.entropy.bitstream import MAGIC, read_header
+from s2lic.eval.classical import get_classical
+from s2lic.eval.match import (
     MatchStatus,
     match_classical,
     match_size,
     quality_range,
 )
-from s2lic.codec.objective import RateDistortion
-from s2lic.entropy.bitstream import MAGIC, read_header
 from s2lic.web.comparison import (
     ORIGINAL,
     Comparison,

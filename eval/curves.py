@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from s2lic.codec.eval.codecs import Codec, EvalError, S2LICCodec
-from s2lic.codec.eval.runner import Point
+from s2lic.eval.codecs import Codec, EvalError, S2LICCodec
+from s2lic.eval.runner import Point
 
 __all__ = [
     "DEFAULT_REFERENCES",

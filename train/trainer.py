@@ -37,14 +37,14 @@ from torch.utils.data import DataLoader
 from s2lic.codec.fileio import atomic_output
 from s2lic.codec.objective import RateDistortion
 from s2lic.codec.registry import get_spec
-from s2lic.codec.training.data import (
+from s2lic.codec.zoo import load_model, load_state, save_weights
+from s2lic.train.data import (
     CenterCrops,
     RandomCrops,
     list_images,
     split_holdout,
 )
-from s2lic.codec.training.optim import OPTIMIZERS, build_optimizer, evaluation_mode
-from s2lic.codec.zoo import load_model, load_state, save_weights
+from s2lic.train.optim import OPTIMIZERS, build_optimizer, evaluation_mode
 
 __all__ = ["TrainConfig", "TrainResult", "rd_losses", "train"]
 

@@ -25,10 +25,6 @@ import tomli_w
 import tomllib
 import torch
 
-from s2lic.codec.eval.codecs import S2LICCodec, make_codec
-from s2lic.codec.eval.curves import Curve, measured_curve
-from s2lic.codec.eval.report import curve_bd_psnr, curve_bd_rate, curve_stretches
-from s2lic.codec.eval.runner import find_images, run_eval
 from s2lic.codec.fileio import atomic_output
 from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import (
@@ -37,6 +33,10 @@ from s2lic.codec.zoo import (
     save_weights,
     weights_dir,
 )
+from s2lic.eval.codecs import S2LICCodec, make_codec
+from s2lic.eval.curves import Curve, measured_curve
+from s2lic.eval.report import curve_bd_psnr, curve_bd_rate, curve_stretches
+from s2lic.eval.runner import find_images, run_eval
 
 __all__ = [
     "MIN_GAIN",

@@ -36,10 +36,10 @@ from typing import Final, TextIO
 
 import numpy as np
 
-from s2lic.codec.eval.codecs import RGB, Codec, EvalError, S2LICCodec, config_id
 from s2lic.codec.fileio import atomic_output
 from s2lic.codec.metrics import ms_ssim, psnr
 from s2lic.entropy.errors import S2LICError
+from s2lic.eval.codecs import RGB, Codec, EvalError, S2LICCodec, config_id
 
 __all__ = [
     "CSV_NAME",
@@ -89,7 +89,7 @@ _COLUMN_TYPES: Final[dict[str, type]] = {
 """Journal columns that are not floats."""
 
 
-_CLASSICAL: Final = "s2lic.codec.eval.classical"
+_CLASSICAL: Final = "s2lic.eval.classical"
 
 
 # --------------------------------------------------------------------------------------

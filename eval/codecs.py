@@ -1,6 +1,6 @@
 """The codecs of an evaluation, by name: the learned models (optionally with
 encoder-side refinement, ``s2lic-s+refine20``) and the classical codecs of
-`s2lic.codec.eval.classical`, behind the one `Codec` surface the runner measures."""
+`s2lic.eval.classical`, behind the one `Codec` surface the runner measures."""
 
 from __future__ import annotations
 
@@ -193,8 +193,8 @@ def _package_version(name: str) -> str:
 
 def codec_names() -> list[str]:
     """Every codec `make_codec` knows: the learned models, then the classical ones."""
-    from s2lic.codec.eval.classical import list_classical
     from s2lic.codec.registry import list_models
+    from s2lic.eval.classical import list_classical
 
     return [*list_models(), *list_classical()]
 
@@ -240,7 +240,7 @@ def make_codec(
         EvalError: ``name`` is no known codec, or a learned model's quality is not in
             [0, 1].
     """
-    from s2lic.codec.eval.classical import get_classical, list_classical
+    from s2lic.eval.classical import get_classical, list_classical
 
     grid = None if qualities is None else tuple(sorted(set(qualities)))
     if learned := learned_model(name):

@@ -56,6 +56,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from s2lic.codec.entropy_model.context.channel import AdaptiveChannelContext
+from s2lic.codec.entropy_model.context.checkerboard import (
+    SpatialContext,
+    anchor_mask,
+    gather,
+    scatter,
+)
+from s2lic.codec.entropy_model.context.global_inter import GlobalInterContext
+from s2lic.codec.entropy_model.hyperprior import HyperAnalysis, HyperSynthesis
 from s2lic.codec.layers.stacked import StackedConv2d, StackedSequential, run_one
 from s2lic.entropy.coders.base import CdfTable, EntropyCoder
 from s2lic.entropy.compressai_lite import (
@@ -65,15 +74,6 @@ from s2lic.entropy.compressai_lite import (
 from s2lic.entropy.compressai_lite import (
     quantize_ste as ste_round,
 )
-from s2lic.entropy.context.channel import AdaptiveChannelContext
-from s2lic.entropy.context.checkerboard import (
-    SpatialContext,
-    anchor_mask,
-    gather,
-    scatter,
-)
-from s2lic.entropy.context.global_inter import GlobalInterContext
-from s2lic.entropy.models.hyperprior import HyperAnalysis, HyperSynthesis
 
 __all__ = [
     "ACGCConfig",

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final, Literal
 
-from s2lic.codec.eval.bd import Stretch, bd_psnr, bd_rate, psnr_at, stretches
-from s2lic.codec.eval.codecs import Codec, EvalError, S2LICCodec
-from s2lic.codec.eval.curves import Curve, Metric, is_untrained, mean, measured_curve
-from s2lic.codec.eval.runner import CSV_NAME, EvalResult, summarize
+from s2lic.eval.bd import Stretch, bd_psnr, bd_rate, psnr_at, stretches
+from s2lic.eval.codecs import Codec, EvalError, S2LICCodec
+from s2lic.eval.curves import Curve, Metric, is_untrained, mean, measured_curve
+from s2lic.eval.runner import CSV_NAME, EvalResult, summarize
 
 __all__ = [
     "DEFAULT_ANCHOR",
@@ -130,7 +130,7 @@ def curve_bd_rate(anchor: Curve, test: Curve, metric: Metric = "psnr") -> float 
     """BD-rate of ``test`` against ``anchor`` in percent, None where undefined.
 
     Undefined: the curves do not overlap in quality, or one has too few usable
-    points (see `s2lic.codec.eval.bd`).
+    points (see `s2lic.eval.bd`).
     """
     return _curve_bd(bd_rate, anchor, test, metric)
 

@@ -26,7 +26,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from s2lic.codec.eval.classical import ClassicalCodec
+from s2lic.eval.classical import ClassicalCodec
 
 __all__ = [
     "DEFAULT_TOLERANCE",
