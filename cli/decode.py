@@ -118,7 +118,7 @@ def _decode_one(
     """Decode one file and return its result line."""
     data = read_input(inp)
     check_output(inp, out, args.force)
-    from s2lic.codec.api import decode  # torch: only once there is a file to decode
+    from s2lic import decode  # torch: only once there is a file to decode
 
     try:
         result = decode(data, device=args.device, weights=weights, limits=limits)

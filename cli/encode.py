@@ -132,10 +132,10 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     weights = os.fsdecode(args.weights) if args.weights is not None else None
     # Torch and the network load only now, after the arguments were checked.
-    from s2lic.codec.api import get_codec
+    from s2lic import load
 
     # Load once up front: bad weights are one error, not one per file.
-    loaded = get_codec(args.model, args.device, weights)
+    loaded = load(args.model, args.device, weights)
     log.debug(
         "model %s on %s, weights %s (id %s), coder %s",
         args.model,
@@ -162,7 +162,7 @@ def _encode_one(
     on_refine_step: Callable[[int, int], None],
 ) -> str:
     """Encode one file and return its result line."""
-    from s2lic.codec.api import encode
+    from s2lic import encode
     from s2lic.codec.image import ImageError, load_image
 
     source = read_stdin(example="photo.png") if is_stdio(inp) else inp

@@ -9,9 +9,10 @@ site=/tmp/site
 # Once per machine: a script sourced after another skips the reinstall.
 [ -d "$site/compressai" ] || python3 -m pip install -q --no-index --no-deps --no-compile \
     --upgrade --target "$site" .device/wheels/*.whl || exit 1
-# The repo's folders are the packages s2lic.codec, s2lic.entropy, ...: link them under a
-# namespace package instead of building an editable install offline.
+# The repo's folders are the packages s2lic.codec, s2lic.entropy, ...: link them under an
+# s2lic package (with the public API's __init__) instead of an editable install offline.
 pkg=/tmp/pkg/s2lic
 mkdir -p "$pkg"
 for d in codec entropy train eval cli web weights; do ln -sfn "$PWD/$d" "$pkg/$d"; done
+ln -sfn "$PWD/s2lic/__init__.py" "$pkg/__init__.py"  # the public API
 export PYTHONPATH=/tmp/pkg:$site:$PWD

@@ -93,3 +93,19 @@ def test_encode_and_decode_load_only_the_coding_path(tmp_path: Path) -> None:
     code, modules = _loaded("decode", str(GOLDEN), "-o", str(tmp_path / "g.png"))
     assert code == 0 and "torch" in modules
     assert not _offending(modules, LEAN)
+
+
+def test_the_public_api_is_at_the_top_and_cheap_to_import() -> None:
+    """``from s2lic import ...``: the names load the codec on first use only."""
+    probe = (
+        "import sys, s2lic; light = 'torch' not in sys.modules; "
+        "from s2lic import S2LICError, decode, describe, encode, load; "
+        "from s2lic.codec import api; "
+        "assert (encode, decode, load) == (api.encode, api.decode, api.get_codec); "
+        "assert issubclass(api.WeightsMismatchError, S2LICError); "
+        "print(light, sorted(s2lic.__all__) == sorted(dir(s2lic)))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT
+    )
+    assert run.stdout.split() == ["True", "True"], run.stderr

@@ -23,8 +23,8 @@ from typing import Any, Final, TypeVar
 import gradio as gr
 from PIL import Image
 
-from s2lic.codec.api import DEFAULT_QUALITY
 from s2lic.codec.image import to_planes
+from s2lic.codec.registry import DEFAULT_QUALITY
 from s2lic.entropy.errors import S2LICError
 from s2lic.eval.classical import get_classical
 from s2lic.web.comparison import (

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from s2lic.codec.api import decode, describe, encode, get_codec
+from s2lic import decode, describe, encode, load
 from s2lic.codec.image import ImageError, Planes, load_image, to_planes
 from s2lic.codec.metrics import ms_ssim, psnr
 from s2lic.codec.registry import DEFAULT_MODEL
@@ -249,9 +249,7 @@ def model_notice(settings: DemoSettings) -> str:
 
 
 def _loaded(settings: DemoSettings) -> LoadedModel:
-    # The same positional arguments as `api.encode` uses: `get_codec` is an
-    # lru_cache, and another spelling of the call would load a second copy.
-    return get_codec(settings.model, settings.device, None)
+    return load(settings.model, settings.device)  # cached: the one that encodes
 
 
 def load_upload(path: str | Path | None, max_pixels: int) -> Image.Image:
