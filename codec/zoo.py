@@ -229,7 +229,7 @@ def load_model(
         if release is not None:
             path = releases.locate(release, weights_dir())
             if path is None or release.record.get("decoder_commit"):
-                raise _not_installed(release)
+                raise _unavailable(release)
             model = _load_file(spec, path, release.sha256)
             trained, source = True, str(path)
             wid = bytes.fromhex(release.sha256)[:4]
@@ -250,7 +250,7 @@ def load_model(
     return LoadedModel(spec, model, wid, trained, source)
 
 
-def _not_installed(release: releases.Release) -> WeightsError:
+def _unavailable(release: releases.Release) -> WeightsError:
     if release.retired:
         why = (
             "which this version cannot decode"
