@@ -17,7 +17,6 @@ import hashlib
 import sys
 from pathlib import Path
 
-import tomli_w
 import tomllib
 from PIL import Image
 
@@ -47,6 +46,8 @@ def write_golden(model: str, written_by: str = "") -> Path:
     Args:
         written_by: the package version writing it (default: pyproject's).
     """
+    import tomli_w  # only to write; the GPU machine, which only reads, lacks it
+
     source = Image.open(ROOT / "web" / "examples" / "kitten.jpg").convert("RGB")
     enc = api.encode(source.crop(CROP), model=model, quality=QUALITY)
     wid = enc.header.weights_id.hex()

@@ -126,3 +126,21 @@ def test_train_step_benchmark() -> None:
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert [r.split("|")[1].strip() for r in rows[1:]] == ["1", "2"], out
     assert "leaf operators in one step" in out, out
+
+
+def test_golden_files_collect_without_the_absent_packages() -> None:
+    """gpu_checks.sh decodes the golden files with pytest on the GPU machine, which
+    lacks tomli_w, rich and hypothesis (so no hypothesis plugin either)."""
+    out = run_on_device(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:hypothesispytest",
+        "tests/codec/test_releases.py",
+        "-k",
+        "golden_files",
+    )
+    assert "passed" in out and "error" not in out.lower()
