@@ -1,7 +1,10 @@
-"""Hyper-analysis and hyper-synthesis transforms (ELIC / Cheng et al. layout).
+"""Hyper-analysis and hyper-synthesis transforms: ELIC's, not S2LIC's.
 
 Ballé et al., "Variational image compression with a scale hyperprior", ICLR 2018;
-widths as in He et al., "ELIC", CVPR 2022.
+layout and widths as in He et al., "ELIC", CVPR 2022 (5x5 strided convolutions and
+transposed convolutions). The S2LIC paper draws 3x3 convolutions with sub-pixel
+up-sampling instead (h_a: N, N, N with stride 2, N, N with stride 2; h_s: M up, M,
+1.5M up, 1.5M, 2M); docs/model.md, "Deviations from the paper".
 """
 
 from __future__ import annotations

@@ -3,10 +3,14 @@
 S2LIC (Wang et al., arXiv 2403.14471) borrows the enhancement module of Xie et al.,
 "Enhanced Invertible Encoding for Learned Image Compression", ACM MM 2021: residual
 dense blocks (Zhang et al., "Residual Dense Network for Image Super-Resolution", CVPR
-2018) around the image. Full-resolution dense convolutions dominate the CPU time of the
-codec, so this version can run at half resolution (pixel unshuffle) and with depth-wise
-separable convolutions; the paper's setting is ``unshuffle=1, depthwise=False``. An
-attention block from `s2lic.codec.layers.attention` can refine each dense block's output
+2018) around the image. This is a smaller module in that spirit, **not the paper's**:
+the reference ``EnhModule(64)`` is a dense block 3->64 of five convolutions with
+LeakyReLU, then 1x1 / 3x3 / 1x1 convolutions, then a dense block 64->3, with output
+``x + 0.2 f`` (~314 k parameters per direction); here one or more blocks of GELU dense
+layers between a head and a zero-initialised tail (so it starts as the identity), which
+can run at half resolution (pixel unshuffle) and with depth-wise separable convolutions
+because full-resolution dense convolutions dominate the codec's CPU time. An attention
+block from `s2lic.codec.layers.attention` can refine each dense block's output
 (``attention``; the paper has none), so attention ablations need no code change.
 
     x ─┬─> unshuffle ─> conv ─> DenseBlock x n ─> conv ─> shuffle ─(+)─> out

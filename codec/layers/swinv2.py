@@ -186,6 +186,10 @@ class SwinV2Block(nn.Module):
 class SwinV2Stage(nn.Module):
     """Residual stage of Swin-V2 blocks (alternately shifted) and a 3x3 convolution.
 
+    The convolution and the stage's residual connection (SwinIR's residual Swin
+    transformer block) are not in the S2LIC paper's figure, whose stages are the Swin-V2
+    blocks alone; docs/model.md, "Deviations from the paper".
+
     Args:
         dim: channels.
         depth: number of blocks.

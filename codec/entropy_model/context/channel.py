@@ -1,12 +1,19 @@
-"""Adaptive channel-wise context (the AC module of S2LIC).
+"""Adaptive channel-wise context: after S2LIC's AC, with its gates the other way round.
 
 Wang et al., "S2LIC: Learned Image Compression with the SwinV2 Block, Adaptive
 Channel-wise and Global-inter Attention Context", arXiv 2403.14471. The already decoded
 channel slices pass through a convolution branch and a depth-wise branch; each branch is
-gated by a map computed from the other one - a spatial map from the convolution branch
-and a channel map (squeeze-excitation, Hu et al., CVPR 2018) from the depth-wise one -
-so the context adapts both where and which channels it draws on. The gates are the
+gated by a map computed from the other one - here a spatial map from the convolution
+branch and a channel map (squeeze-excitation, Hu et al., CVPR 2018) from the depth-wise
+one - so the context adapts both where and which channels it draws on. The gates are the
 library blocks `SpatialGate` and `ChannelGate` (s2lic.codec.layers.attention).
+
+Where this differs from the paper's AC (docs/model.md, "Deviations from the paper"):
+the paper computes the spatial map from the depth-wise branch and the channel map from
+the convolution branch (the reverse of this wiring); its convolution branch is
+conv3x3-GELU-conv3x3-GELU, not one conv3x3; and its maps are AvgPool-Conv-BN-GELU-
+Conv-Sigmoid (channel) and Conv-BN-GELU-Conv-Sigmoid (spatial), not SE's excitation and
+a single convolution.
 
     prev ─┬─> conv3x3 ─ GELU ──── a ──┬──────────────> a * channel(b) ─┐
           │                         spatial(a)                        (+) ─> 1x1 ─> ctx

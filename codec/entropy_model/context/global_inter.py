@@ -1,10 +1,15 @@
-"""Deformable global-inter attention context (the AG module of S2LIC).
+"""Deformable global-inter attention context: after S2LIC's AG, attention branch only.
 
 Wang et al., arXiv 2403.14471: every position of the current slice attends to keys
 sampled at learned locations of the already decoded slices, which gives the entropy
 model a global context at a cost linear in the number of positions. The mechanism is the
 library's `DeformableAttention` (s2lic.codec.layers.attention), one network per slice
 (stacked weights).
+
+Left out of the paper's AG (docs/model.md, "Deviations from the paper"): its depth-wise
+convolution branch beside the attention, the channel and spatial maps with which each
+branch gates the other, and the 5x5 convolution after the attention (here a 1x1
+projection).
 """
 
 from __future__ import annotations
