@@ -32,9 +32,9 @@ from s2lic.codec.metrics import mse
 from s2lic.codec.refine import TILING as REFINE_TILING
 from s2lic.codec.refine import Refined, StepCallback, refine_latent
 from s2lic.codec.registry import DEFAULT_MODEL, DEFAULT_QUALITY, ModelSpec, spec_from_id
-from s2lic.codec.releases import default_release
+from s2lic.codec.releases import default_release, read_manifest
 from s2lic.codec.tiling import Tiling
-from s2lic.codec.zoo import LoadedModel, load_model, read_manifest
+from s2lic.codec.zoo import LoadedModel, load_model
 from s2lic.entropy.bitstream import (
     Container,
     Header,
