@@ -63,9 +63,7 @@ def describe_weights(manifest: dict[str, Any], name: str) -> list[dict[str, Any]
                 "bd_rate_vs_webp": kodak.get("bd_rate_vs_webp"),
                 **({"commit": rel.commit} if rel.retired else {}),
                 **(
-                    {"decoder_commit": rel.record["decoder_commit"]}
-                    if "decoder_commit" in rel.record
-                    else {}
+                    {"decoder_commit": rel.decoder_commit} if rel.decoder_commit else {}
                 ),
             }
         )

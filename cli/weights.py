@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if not release.retired:
         print(f"weights {wid} of {args.model} are installed: nothing to restore")
         return 0
-    if release.record.get("decoder_commit"):
+    if release.decoder_commit:
         raise CLIError(
             f"restoring weights {wid} would not help: " + releases.restore_hint(release)
         )

@@ -100,6 +100,11 @@ class Release:
         """Not installed with the package: only in the git history."""
         return bool(self.commit)
 
+    @property
+    def decoder_commit(self) -> str:
+        """The commit whose code alone decodes its files ("" for today's code)."""
+        return str(self.record.get("decoder_commit", ""))
+
 
 def _release(model: str, wid: str, rec: dict[str, Any]) -> Release:
     return Release(
@@ -122,7 +127,7 @@ def releases(
     found = [_release(model, k, v) for k, v in entry.get("weights", {}).items()]
     if retired:
         found += [_release(model, k, v) for k, v in entry.get("retired", {}).items()]
-    return sorted(found, key=lambda r: (r.date, r.retired is False))
+    return sorted(found, key=lambda r: (r.date, not r.retired))
 
 
 def default_release(manifest: dict[str, Any], model: str) -> Release | None:
@@ -163,7 +168,7 @@ def restore_hint(release: Release) -> str:
     """One line: how to get the weights of a retired release back (or, for weights
     whose files need the code they shipped with, that code)."""
     short = release.commit[:10]
-    old = str(release.record.get("decoder_commit", ""))[:10]
+    old = release.decoder_commit[:10]
     if old:
         return (
             f"{release.record.get('decoder_note', 'they need older code')}: in a git "
@@ -207,8 +212,8 @@ def restore(
     root = repo or _git_root(Path(__file__).resolve().parent) or _git_root(Path.cwd())
     if root is None:
         raise RestoreError(
-            "not in a git checkout of s2lic: run it in a full clone "
-            "(git clone https://... s2lic) or give --repo"
+            "not in a git checkout of s2lic: run it in a full git clone of s2lic "
+            "or give --repo"
         )
     spec = f"{release.commit}:weights/{release.file}"
     try:

@@ -228,7 +228,7 @@ def load_model(
         )
         if release is not None:
             path = releases.locate(release, weights_dir())
-            if path is None or release.record.get("decoder_commit"):
+            if path is None or release.decoder_commit:
                 raise _unavailable(release)
             model = _load_file(spec, path, release.sha256)
             trained, source = True, str(path)
@@ -254,7 +254,7 @@ def _unavailable(release: releases.Release) -> WeightsError:
     if release.retired:
         why = (
             "which this version cannot decode"
-            if release.record.get("decoder_commit")
+            if release.decoder_commit
             else "no longer installed"
         )
         return UnknownWeightsError(

@@ -92,7 +92,9 @@ def build_optimizer(
     if name == "schedulefree":
         from schedulefree import AdamWScheduleFree
 
-        return AdamWScheduleFree(params, lr=lr, weight_decay=weight_decay)
+        opt = AdamWScheduleFree(params, lr=lr, weight_decay=weight_decay)
+        opt.train()  # it starts in its eval mode
+        return opt
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}")
 
 

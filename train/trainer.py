@@ -268,8 +268,6 @@ class _Run:
         self.opt = build_optimizer(
             cfg.optimizer, self.model, self.main_params, cfg.lr, cfg.weight_decay
         )
-        if hasattr(self.opt, "train"):
-            self.opt.train()  # Schedule-Free starts in its eval mode
         self.aux_opt = torch.optim.Adam(self.aux_params, lr=cfg.aux_lr)
         # Every rank steps the same weights, so one average (rank 0's) suffices.
         self.ema = (
