@@ -192,7 +192,7 @@ def positive_int(text: str) -> int:
 
 
 def non_negative_int(text: str) -> int:
-    """argparse type of limits where 0 means "none", such as ``--max-refine``."""
+    """argparse type of limits where 0 means "none", such as ``--max-effort``."""
     return _int_at_least(text, 0)
 
 

@@ -27,6 +27,7 @@ from s2lic.cli.common import (
     shown,
     write_output,
 )
+from s2lic.codec.adapt.levels import EFFORTS, MAX_EFFORT
 from s2lic.codec.registry import DEFAULT_MODEL, DEFAULT_QUALITY, list_models
 from s2lic.entropy.bitstream import is_s2lic_file
 from s2lic.entropy.coders import DEFAULT_CODER, list_coders
@@ -84,6 +85,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=bpp_arg,
         metavar="B",
         help="target bits per pixel: the best quality whose file fits is searched",
+    )
+    p.add_argument(
+        "--effort",
+        type=int,
+        choices=range(MAX_EFFORT + 1),
+        default=0,
+        metavar="N",
+        help=(
+            f"encoder effort, 0 (default) to {MAX_EFFORT}: higher levels spend more "
+            "time fitting the latent and small per-image decoder tools carried in "
+            "the file, for fewer bits at equal quality (levels and their cost: "
+            "docs/effort.md)"
+        ),
     )
     p.add_argument(
         "--refine",
@@ -150,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         outputs,
         "encoding",
         lambda inp, out, step: _encode_one(inp, out, args, weights, step),
-        units_per_file=args.refine or 1,
+        units_per_file=args.refine or EFFORTS[args.effort].refine or 1,
     )
 
 
@@ -185,7 +199,8 @@ def _encode_one(
         coder=args.coder,
         device=args.device,
         weights=weights,
-        refine=args.refine or 0,
+        effort=args.effort,
+        refine=args.refine,
         on_refine_step=on_refine_step,
     )
     write_output(out, result.data, force=args.force)

@@ -78,8 +78,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="LIST",
         help=(
             f"comma-separated codecs: s2lic models ({', '.join(list_models())}), "
-            "optionally with encoder-side refinement (e.g. s2lic-s+refine20: 20 "
-            f"steps per image), and classical codecs ({', '.join(list_classical())}); "
+            "optionally at an encoder effort level (e.g. s2lic-s+effort2) or with "
+            "latent refinement only (e.g. s2lic-s+refine20: 20 steps per image), "
+            f"and classical codecs ({', '.join(list_classical())}); "
             f"default {DEFAULT_MODEL} and every classical codec"
         ),
     )

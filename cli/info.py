@@ -80,6 +80,13 @@ def _text(info: dict[str, Any]) -> str:
             "streams",
             f"{len(streams)}: " + ", ".join(f"{n:,}" for n in streams) + " bytes",
         ),
+        (
+            "adaptation",
+            f"{info['adaptation']:,} bytes of per-image decoder tools "
+            f"(container v{info['container']})"
+            if info["adaptation"]
+            else f"none (container v{info['container']})",
+        ),
         ("total", format_bytes(info["bytes"])),
         ("bpp", f"{info['bpp']:.4f}"),
     ]

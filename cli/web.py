@@ -14,14 +14,25 @@ from s2lic.cli.common import (
     non_negative_int,
     positive_int,
 )
+from s2lic.codec.adapt.levels import MAX_EFFORT
 from s2lic.codec.registry import DEFAULT_MODEL, list_models
-from s2lic.web.comparison import DEFAULT_WEB_MAX_PIXELS, DEFAULT_WEB_MAX_REFINE
+from s2lic.web.comparison import DEFAULT_WEB_MAX_EFFORT, DEFAULT_WEB_MAX_PIXELS
 
 __all__ = ["DEFAULT_PORT", "add_parser", "run"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 7860
+
+
+def _effort_limit(text: str) -> int:
+    """argparse type of ``--max-effort``: an effort level, 0 to `MAX_EFFORT`."""
+    value = non_negative_int(text)
+    if value > MAX_EFFORT:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_EFFORT} (the highest effort level), got {text}"
+        )
+    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,12 +77,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"refuse larger uploads (default {DEFAULT_WEB_MAX_PIXELS:,})",
     )
     p.add_argument(
-        "--max-refine",
-        type=non_negative_int,
-        default=DEFAULT_WEB_MAX_REFINE,
+        "--max-effort",
+        type=_effort_limit,
+        default=DEFAULT_WEB_MAX_EFFORT,
         metavar="N",
-        help="the most encoder-side refinement steps a request may ask for "
-        f"(default {DEFAULT_WEB_MAX_REFINE}; 0 hides the control)",
+        help=f"the highest encoder effort level (0 to {MAX_EFFORT}) a request may "
+        f"ask for (default {DEFAULT_WEB_MAX_EFFORT}; 0 hides the control; each level "
+        "is slower than the one below, up to minutes per image: docs/effort.md)",
     )
     p.set_defaults(run=run)
 
@@ -109,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         device=args.device,
         max_pixels=args.max_pixels,
-        max_refine=args.max_refine,
+        max_effort=args.max_effort,
     )
     demo = build_app(settings)
     log.debug("serving on http://%s:%d", args.host, args.port)

@@ -1,7 +1,9 @@
 """The public API: images to `.s2lic` bytes and back; the CLI and the web call it.
 
-encode(image) : planes ─> pad ─> g_a ─> [rate search] ─> entropy coding ─> container
-decode(bytes) : container ─> checks ─> entropy decoding ─> g_s ─> crop ─> image
+encode(image) : planes ─> pad ─> g_a ─> [effort: refinement, adaptation]
+                ─> [rate search] ─> entropy coding ─> container
+decode(bytes) : container ─> checks ─> entropy decoding ─> g_s [+ FiLM] ─> crop
+                ─> [post-filter] ─> image
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 
+from s2lic.codec.adapt.fit import adapt, reconstruct
+from s2lic.codec.adapt.levels import EFFORTS, MAX_EFFORT, Effort
+from s2lic.codec.adapt.section import unpack_section
 from s2lic.codec.alpha import decode_alpha, encode_alpha
 from s2lic.codec.describe import describe
 from s2lic.codec.image import (
@@ -55,6 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_QUALITY",
+    "MAX_EFFORT",
     "EncodeResult",
     "DecodeResult",
     "WeightsMismatchError",
@@ -156,7 +162,8 @@ def encode(
     coder: str = DEFAULT_CODER,
     device: str = "cpu",
     weights: str | None = None,
-    refine: int = 0,
+    effort: int = 0,
+    refine: int | None = None,
     on_refine_step: StepCallback | None = None,
 ) -> EncodeResult:
     """Compress an image to `.s2lic` bytes.
@@ -170,21 +177,21 @@ def encode(
         coder: entropy coder name.
         device: torch device of the networks.
         weights: a weights file instead of the manifest's.
-        refine: steps of encoder-side latent refinement (`s2lic.codec.refine`; 0 =
-            off): slower encoding, a lower rate-distortion cost, the same decoder.
-            With `bpp`, the latent is refined at the quality found for the target
-            and the quality is then searched again on the refined latent.
+        effort: encoder effort level, 0 (plain) to `MAX_EFFORT`
+            (`s2lic.codec.adapt.levels.EFFORTS`): latent refinement, then per-image
+            tools of the decoder carried in the file (a version-2 container), each
+            kept only if it lowers the file's real rate-distortion cost. With `bpp`,
+            the level runs at the quality found for the target and the quality is
+            then searched again with its result.
+        refine: steps of latent refinement instead of the level's (an expert
+            knob; with effort 0 it refines the latent only, and the file stays an
+            ordinary version-1 file).
         on_refine_step: progress of the refinement, called with (step, steps).
 
     Returns:
         `EncodeResult`.
     """
-    if quality is not None and bpp is not None:
-        raise ValueError("give quality or bpp, not both")
-    if bpp is not None and not bpp > 0:
-        raise ValueError(f"target bpp must be positive, got {bpp}")
-    if refine < 0:
-        raise ValueError(f"refinement steps must be >= 0, got {refine}")
+    recipe = _recipe(quality, bpp, effort, refine)
     loaded = get_codec(model, device, weights)
     backend = get_coder(coder)
     start = time.perf_counter()  # after loading: report coding time, not set-up
@@ -196,7 +203,7 @@ def encode(
     with torch.inference_mode():
         y = net.analyze(x)
 
-        def at(code: int, y: torch.Tensor = y) -> bytes:
+        def at(code: int, y: torch.Tensor = y, section: bytes | None = None) -> bytes:
             enc = net.compress_latent(y, code_to_quality(code), backend)
             asked = code
             for step in _NUDGES:
@@ -217,26 +224,46 @@ def encode(
                 quality=code,
                 symbol_crc=symbol_checksum(*enc.symbols),
             )
-            return pack(Container(header, (*enc.streams, *alpha)))
+            return pack(Container(header, (*enc.streams, *alpha), section))
+
+        def run_effort(code: int) -> tuple[torch.Tensor, bytes | None]:
+            if not recipe.refine and not recipe.adapts:
+                return y, None
+            done = adapt(
+                net, x, y, planes, code_to_quality(code), recipe, backend,
+                on_step=on_refine_step,
+            )  # fmt: skip
+            return done.y, done.section
 
         if bpp is None:
             code = quality_to_code(DEFAULT_QUALITY if quality is None else quality)
-            if refine:
-                q = code_to_quality(code)
-                y = refine_image(
-                    net, x, y, planes, q, refine, backend, on_step=on_refine_step
-                ).y
-            data = at(code, y)
+            data = at(code, *run_effort(code))
         else:
             data = _search_bpp(at, bpp, planes)
-            if refine:
-                q = code_to_quality(read_header(data).quality)
-                y = refine_image(
-                    net, x, y, planes, q, refine, backend, on_step=on_refine_step
-                ).y
-                data = _search_bpp(functools.partial(at, y=y), bpp, planes)
+            if recipe.refine or recipe.adapts:
+                y, section = run_effort(read_header(data).quality)
+                data = _search_bpp(
+                    functools.partial(at, y=y, section=section), bpp, planes
+                )
     header = unpack(data, Limits(max_pixels=max(h * w, 1))).header
     return EncodeResult(data, header, _bpp(data, planes), time.perf_counter() - start)
+
+
+def _recipe(
+    quality: float | None, bpp: float | None, effort: int, refine: int | None
+) -> Effort:
+    """The effort level `encode` runs, after checking its arguments."""
+    if quality is not None and bpp is not None:
+        raise ValueError("give quality or bpp, not both")
+    if bpp is not None and not bpp > 0:
+        raise ValueError(f"target bpp must be positive, got {bpp}")
+    if refine is not None and refine < 0:
+        raise ValueError(f"refinement steps must be >= 0, got {refine}")
+    if not 0 <= effort <= MAX_EFFORT:
+        raise ValueError(f"effort must be 0..{MAX_EFFORT}, got {effort}")
+    return (
+        EFFORTS[effort] if refine is None else replace(EFFORTS[effort], refine=refine)
+    )
 
 
 @torch.inference_mode(False)
@@ -352,6 +379,11 @@ def decode(
             f"(id {header.weights_id.hex()}, these are {loaded.weights_id.hex()})"
         )
     expected = 3 if header.mode.has_alpha else 2
+    adaptation = (
+        unpack_section(container.adaptation, spec.config.synthesis.dims)
+        if container.adaptation is not None
+        else None
+    )
     if len(container.streams) != expected:
         # A FormatError like every other malformed file, so callers can tell bad data
         # from other failures by type.
@@ -369,8 +401,14 @@ def decode(
                 "decoded symbols differ from the encoder's: the file was encoded with "
                 "different arithmetic (another device type or software version)"
             )
-        x_hat = loaded.model.synthesize(y_hat, code_to_quality(header.quality))
-    rgb = to_uint8(crop(x_hat, (header.height, header.width)))
+        x_hat = reconstruct(
+            loaded.model,
+            y_hat,
+            code_to_quality(header.quality),
+            (header.height, header.width),
+            adaptation.to(y_hat.device) if adaptation else None,
+        )
+    rgb = to_uint8(x_hat)
     alpha = (
         decode_alpha(container.streams[2], header.width, header.height)
         if header.mode.has_alpha

@@ -23,7 +23,8 @@ def describe(data: bytes) -> dict[str, Any]:
 
     Returns:
         The fields of ``s2lic info --json`` but the file name: model, weights id,
-        coder, size, mode, quality, symbol checksum, stream lengths, bytes, bpp.
+        coder, size, mode, quality, symbol checksum, container version, stream
+        lengths, adaptation section bytes (0: none), bytes, bpp.
 
     Raises:
         S2LICError: not an `.s2lic` file, truncated or corrupted.
@@ -50,7 +51,9 @@ def describe(data: bytes) -> dict[str, Any]:
         "quality": h.quality_value,
         "quality_code": h.quality,
         "symbol_crc": f"{h.symbol_crc:08x}",
+        "container": container.version,
         "streams": [len(s) for s in container.streams],
+        "adaptation": len(container.adaptation or b""),
         "bytes": len(data),
         "bpp": 8.0 * len(data) / h.pixels,
     }

@@ -14,6 +14,11 @@ real; the latent with the lowest real cost wins, and the unrefined latent takes 
 so refinement never returns a worse latent than g_a's by that measure. Only the encoder
 changes: the files are ordinary `.s2lic` files that decode anywhere.
 
+With a `FiLM` (`s2lic.codec.adapt`), the same steps also fit a per-channel update of
+g_s for this image, jointly with the latent; the file then carries it (effort levels,
+``docs/effort.md``). Its parameters' bits are not in the proxy loss; the encoder
+quantises them and keeps them only if the real cost, their bits included, is lower.
+
 The gradient pass holds every activation of the networks, ~4 GiB per megapixel, so a
 large image is refined on overlapping latent tiles (`TILING`): each tile's loss counts
 the pixels and latent positions of its core only, weighted by their share of the image,
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 
 import torch
 
+from s2lic.codec.adapt.modules import FiLM
 from s2lic.codec.models.base import RDOutput
 from s2lic.codec.models.s2lic import S2LIC
 from s2lic.codec.objective import RateDistortion
@@ -59,6 +65,8 @@ steps lose at lower qualities, where the proxies are further from the coder; mea
 on Kodak crops (docs/refine.md)."""
 CHECK_EVERY = 5
 """Steps between two real codings of the candidate."""
+FILM_LR = 0.01
+"""Peak Adam step of a jointly fitted `FiLM` (cosine-decayed like the latent's)."""
 TILING = Tiling(core=768, overlap=128)
 """Tiles of the gradient pass, in image pixels: at most 1024 px a side with the
 overlap (~4 GiB for s2lic-s on the CPU, docs/refine.md); a Kodak image is one tile."""
@@ -78,12 +86,14 @@ class Refined:
         cost: its real rate-distortion cost (`rd_cost`).
         start_cost: the cost of the input latent.
         step: the step that produced `y` (0: the input latent won).
+        film: the `FiLM` parameters checked with `y` (None without a FiLM).
     """
 
     y: torch.Tensor
     cost: float
     start_cost: float
     step: int
+    film: dict[str, torch.Tensor] | None = None
 
 
 def rd_cost(lmbda: float, mse: float, bpp: float) -> float:
@@ -112,6 +122,7 @@ def refine_latent(
     seed: int = 0,
     tiling: Tiling = TILING,
     on_step: StepCallback | None = None,
+    film: FiLM | None = None,
 ) -> Refined:
     """Refine g_a's latent y of image x for coding at `quality`.
 
@@ -130,6 +141,9 @@ def refine_latent(
         seed: seed of the proxies' noise, so that encoding is repeatable.
         tiling: tiles of the gradient pass (an image inside one core runs whole).
         on_step: progress callback, (step, steps) after each step.
+        film: a g_s update fitted jointly (from its current parameters, at peak step
+            `FILM_LR`); `measure` must decode with it. It is left holding the
+            parameters of the step returned.
 
     Returns:
         `Refined` with the latent of lowest real cost.
@@ -145,11 +159,19 @@ def refine_latent(
     def cost(candidate: torch.Tensor) -> float:
         return rd_cost(lmbda, *measure(candidate))
 
-    best = Refined(y, start := cost(y), start, 0)
+    def snapshot() -> dict[str, torch.Tensor] | None:
+        return (
+            None
+            if film is None
+            else {k: v.detach().clone() for k, v in film.state_dict().items()}
+        )
+
+    best = Refined(y, start := cost(y), start, 0, snapshot())
     if not steps:
         return best
     var = y.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([var], lr=lr)
+    opt = _optimizer(var, lr, film)
+    peaks = [g["lr"] for g in opt.param_groups]
     # Repeatable noise without disturbing the caller's random state.
     devices = []
     if x.device.type == "cuda":
@@ -157,19 +179,32 @@ def refine_latent(
     with torch.random.fork_rng(devices=devices), torch.enable_grad():
         torch.manual_seed(seed)
         for step in range(1, steps + 1):
-            loss, var.grad = proxy_gradient(model, var, x, size, q, objective, tiling)
-            for group in opt.param_groups:
-                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))
+            loss, var.grad = proxy_gradient(
+                model, var, x, size, q, objective, tiling, film
+            )
+            decay = 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))
+            for group, peak in zip(opt.param_groups, peaks, strict=True):
+                group["lr"] = peak * decay
             opt.step()
             if not step % check_every or step == steps:
                 candidate = var.detach().clone()
                 c = cost(candidate)
                 log.debug("refine step %d: proxy %.4f, real %.4f", step, loss, c)
                 if c < best.cost:
-                    best = Refined(candidate, c, start, step)
+                    best = Refined(candidate, c, start, step, snapshot())
             if on_step is not None:
                 on_step(step, steps)
+    if film is not None and best.film is not None:
+        film.load_state_dict(best.film)
     return best
+
+
+def _optimizer(var: torch.Tensor, lr: float, film: FiLM | None) -> torch.optim.Adam:
+    """Adam on the latent, and on the FiLM at its own step."""
+    groups = [{"params": [var], "lr": lr}]
+    if film is not None:
+        groups.append({"params": list(film.parameters()), "lr": FILM_LR})
+    return torch.optim.Adam(groups)
 
 
 def proxy_gradient(
@@ -180,6 +215,7 @@ def proxy_gradient(
     quality: torch.Tensor,
     objective: RateDistortion,
     tiling: Tiling = TILING,
+    film: FiLM | None = None,
 ) -> tuple[float, torch.Tensor]:
     """The proxy loss of latent y for image x and its gradient, tile by tile.
 
@@ -191,6 +227,8 @@ def proxy_gradient(
         quality: (1,) the coding quality.
         objective: the loss (`RateDistortion`).
         tiling: tiles of the pass, in image pixels.
+        film: a g_s update in the pass; its parameters' gradients are summed over
+            the tiles into their ``.grad``.
 
     Returns:
         (loss, gradient of the loss with respect to y).
@@ -200,6 +238,9 @@ def proxy_gradient(
     rows = spans(y.shape[-2], tiling.core // s, tiling.overlap // s, align)
     cols = spans(y.shape[-1], tiling.core // s, tiling.overlap // s, align)
     grad = torch.zeros_like(y)
+    extra = list(film.parameters()) if film is not None else []
+    for p in extra:
+        p.grad = torch.zeros_like(p)
     total = 0.0
     for r in rows:
         for c in cols:
@@ -209,9 +250,11 @@ def proxy_gradient(
                 slice(c.outer_start, c.outer_stop),
             )
             window = y.detach()[outer].clone().requires_grad_(True)
-            loss = _tile_loss(model, window, x, size, quality, objective, r, c)
-            (g,) = torch.autograd.grad(loss, window)
+            loss = _tile_loss(model, window, x, size, quality, objective, r, c, film)
+            g, *gs = torch.autograd.grad(loss, [window, *extra])
             grad[outer] += g
+            for p, gp in zip(extra, gs, strict=True):
+                p.grad += gp
             total += loss.item()
     return total, grad
 
@@ -225,9 +268,10 @@ def _tile_loss(
     objective: RateDistortion,
     r: Span,
     c: Span,
+    film: FiLM | None = None,
 ) -> torch.Tensor:
     """The loss of the core of one tile, as its share of the whole image's loss."""
-    out = model.forward_latent(window, quality, proxy=True)
+    out = model.forward_latent(window, quality, proxy=True, hook=film)
     s, (h, w) = model.stride, size
     # The core in pixels, inside the image (the padding has no distortion).
     top, bottom = r.start * s, min(r.stop * s, h)

@@ -1,8 +1,11 @@
 """The `.s2lic` container: a compact header, opaque entropy-coded streams and a CRC32.
 
 The byte layout is specified in ``docs/format.md``; this module is the reference
-implementation of that specification. `pack` writes a `Container`, `unpack` reads and
-fully verifies one, and `read_header` decodes only the header (for ``s2lic info``).
+implementation of that specification. Version 2 adds one optional section, the
+per-image adaptation of the decoder (`Container.adaptation`); a file without it is
+written as version 1, so that every release since the first reads it. `pack` writes
+a `Container`, `unpack` reads and fully verifies one, and `read_header` decodes only
+the header (for ``s2lic info``).
 
 Decoding untrusted bytes never raises anything but `S2LICError` subclasses:
 `FormatError` (not a valid container), `TruncatedError` (cut short), `ChecksumError`
@@ -33,7 +36,9 @@ from s2lic.entropy.errors import (
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "FLAG_ADAPTATION",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
     "MAGIC",
     "MAX_HEADER_SIZE",
     "MAX_STREAMS",
@@ -54,8 +59,13 @@ __all__ = [
 MAGIC: Final = b"S2LC"
 """The first four bytes of every `.s2lic` file."""
 
-FORMAT_VERSION: Final = 1
-"""The only container version this module reads and writes."""
+FORMAT_VERSION: Final = 2
+"""The newest container version this module reads and writes."""
+FORMAT_VERSIONS: Final = (1, 2)
+"""Every container version this module reads."""
+FLAG_ADAPTATION: Final = 0x01
+"""Version 2 flag: the last stream is the adaptation section."""
+_FLAGS: Final = {1: 0, 2: FLAG_ADAPTATION}  # flags each version requires
 
 MAX_STREAMS: Final = 8
 """The most streams a container may hold (the format's limit, not a `Limits` knob)."""
@@ -246,10 +256,19 @@ class Container:
         streams: 1..8 payloads in coding order (e.g. z stream, y stream, optional alpha
             stream), each shorter than 2**32 bytes; empty payloads are allowed.
             Any bytes-like values are stored as `bytes`.
+        adaptation: the optional adaptation section (opaque here, defined by the
+            codec), stored as a last stream of a version-2 file; None for none.
     """
 
     header: Header
     streams: tuple[bytes, ...]
+    adaptation: bytes | None = None
+
+    @property
+    def version(self) -> int:
+        """The container version this container is written as: the lowest that
+        holds it (2 with an adaptation section, else 1)."""
+        return 1 if self.adaptation is None else 2
 
     def __post_init__(self) -> None:
         """Validate the header type and the stream count and sizes.
@@ -270,9 +289,16 @@ class Container:
             if not isinstance(s, (bytes, bytearray, memoryview)):
                 raise TypeError(f"stream {i} must be bytes, got {type(s).__name__}")
         streams = tuple(bytes(s) for s in items)
-        if not 1 <= len(streams) <= MAX_STREAMS:
-            raise ValueError(f"need 1..{MAX_STREAMS} streams, got {len(streams)}")
-        for i, s in enumerate(streams):
+        room = MAX_STREAMS - (self.adaptation is not None)
+        if not 1 <= len(streams) <= room:
+            raise ValueError(f"need 1..{room} streams, got {len(streams)}")
+        if self.adaptation is not None:
+            if not isinstance(self.adaptation, (bytes, bytearray, memoryview)):
+                raise TypeError(
+                    f"adaptation must be bytes, got {type(self.adaptation).__name__}"
+                )
+            object.__setattr__(self, "adaptation", bytes(self.adaptation))
+        for i, s in enumerate((*streams, self.adaptation or b"")):
             if len(s) > _U32_MAX:
                 raise ValueError(f"stream {i} is {len(s)} bytes, above 2**32 - 1")
         object.__setattr__(self, "streams", streams)
@@ -377,11 +403,14 @@ def pack(container: Container) -> bytes:
         The complete file contents, trailing CRC32 included.
     """
     h = container.header
+    streams = container.streams
+    if container.adaptation is not None:
+        streams = (*streams, container.adaptation)
     parts = [
         _FIXED_HEAD.pack(
             MAGIC,
-            FORMAT_VERSION,
-            0,  # flags: version 1 defines none.
+            container.version,
+            _FLAGS[container.version],
             h.model_id,
             h.weights_id,
             h.coder_id,
@@ -389,9 +418,9 @@ def pack(container: Container) -> bytes:
         ),
         _encode_varint(h.width),
         _encode_varint(h.height),
-        _FIXED_MID.pack(h.quality, h.symbol_crc, len(container.streams)),
-        *(_encode_varint(len(s)) for s in container.streams),
-        *container.streams,
+        _FIXED_MID.pack(h.quality, h.symbol_crc, len(streams)),
+        *(_encode_varint(len(s)) for s in streams),
+        *streams,
     ]
     body = b"".join(parts)
     return body + _CRC.pack(zlib.crc32(body))
@@ -409,6 +438,7 @@ class _MalformedHeader(Exception):
 class _RawHeader:
     """Header fields as read, before semantic validation."""
 
+    version: int
     flags: int
     model_id: int
     weights_id: bytes
@@ -429,7 +459,7 @@ def _truncated_header(data: bytes, field: str) -> TruncatedError:
     )
 
 
-def _check_magic_and_version(data: bytes) -> None:
+def _check_magic_and_version(data: bytes) -> int:
     head = data[: len(MAGIC)]
     if head != MAGIC[: len(head)]:
         for signature, name in _FOREIGN_SIGNATURES:
@@ -447,12 +477,14 @@ def _check_magic_and_version(data: bytes) -> None:
     if len(data) <= len(MAGIC):
         raise _truncated_header(data, "magic" if len(data) < len(MAGIC) else "version")
     version = data[len(MAGIC)]
-    if version != FORMAT_VERSION:
+    if version not in FORMAT_VERSIONS:
         hint = "; upgrade s2lic to read this file" if version > FORMAT_VERSION else ""
+        known = ", ".join(map(str, FORMAT_VERSIONS))
         raise FormatError(
-            f"unsupported .s2lic format version {version}: this reader supports only "
-            f"version {FORMAT_VERSION}{hint}"
+            f"unsupported .s2lic format version {version}: this reader supports "
+            f"versions {known}{hint}"
         )
+    return version
 
 
 def _read_varint(data: bytes, pos: int, field: str) -> tuple[int, int]:
@@ -480,7 +512,7 @@ def _read_uint(data: bytes, pos: int, size: int, field: str) -> tuple[int, int]:
     return int.from_bytes(data[pos:end], "little"), end
 
 
-def _parse_header(data: bytes) -> _RawHeader:
+def _parse_header(data: bytes, version: int) -> _RawHeader:
     """Read the header structure; magic and version must already be checked.
 
     Raises:
@@ -513,6 +545,7 @@ def _parse_header(data: bytes) -> _RawHeader:
         length, pos = _read_varint(data, pos, f"stream {i} length")
         lengths.append(length)
     return _RawHeader(
+        version=version,
         flags=flags,
         model_id=model_id,
         weights_id=weights_id,
@@ -534,10 +567,20 @@ def _validate(raw: _RawHeader, limits: Limits) -> Header:
         FormatError: If a field has a value the format does not allow.
         LimitError: If the image or a stream is above `limits`.
     """
-    if raw.flags:
+    if raw.flags != _FLAGS[raw.version]:
+        if raw.version == 1:
+            raise FormatError(
+                f"invalid .s2lic header: reserved flag bits 0x{raw.flags:02x} are "
+                "set, which format version 1 does not allow"
+            )
         raise FormatError(
-            f"invalid .s2lic header: reserved flag bits 0x{raw.flags:02x} are set, "
-            f"which format version {FORMAT_VERSION} does not allow"
+            f"invalid .s2lic header: flags 0x{raw.flags:02x} in a version-2 file, "
+            f"which must have exactly 0x{FLAG_ADAPTATION:02x} (the adaptation section)"
+        )
+    if raw.version == 2 and len(raw.stream_lengths) < 2:
+        raise FormatError(
+            "invalid .s2lic header: a version-2 file needs an image stream besides "
+            "its adaptation section"
         )
     if raw.mode not in ColorMode._value2member_map_:
         raise FormatError(
@@ -624,14 +667,14 @@ def read_header(
         The header.
 
     Raises:
-        FormatError: If `data` is not a version-1 `.s2lic` header.
+        FormatError: If `data` is not a valid `.s2lic` header.
         TruncatedError: If `data` ends inside the header.
         LimitError: If the declared image or streams exceed `limits`.
     """
     data = _as_bytes(data)
-    _check_magic_and_version(data)
+    version = _check_magic_and_version(data)
     try:
-        raw = _parse_header(data)
+        raw = _parse_header(data, version)
     except _MalformedHeader as e:
         raise FormatError(f"invalid .s2lic header: {e.detail}") from None
     return _validate(raw, limits)
@@ -657,16 +700,16 @@ def unpack(
         The header and the stream payloads.
 
     Raises:
-        FormatError: If `data` is not a valid version-1 container (bad magic,
+        FormatError: If `data` is not a valid container (bad magic,
             unsupported version, invalid field, trailing data).
         TruncatedError: If `data` ends before the declared header or streams.
         ChecksumError: If the CRC32 does not match (the file is corrupted).
         LimitError: If the declared image or streams exceed `limits`.
     """
     data = _as_bytes(data)
-    _check_magic_and_version(data)
+    version = _check_magic_and_version(data)
     try:
-        raw = _parse_header(data)
+        raw = _parse_header(data, version)
     except _MalformedHeader as e:
         # A broken structural rule in a file whose CRC32 fails is far likelier a
         # flipped bit than a writer bug; only a sealed file gets the specific message.
@@ -716,4 +759,6 @@ def unpack(
     for length in raw.stream_lengths:
         streams.append(data[pos : pos + length])
         pos += length
+    if raw.flags & FLAG_ADAPTATION:
+        return Container(header, tuple(streams[:-1]), streams[-1])
     return Container(header=header, streams=tuple(streams))

@@ -1,6 +1,7 @@
-"""The codecs of an evaluation, by name: the learned models (optionally with
-encoder-side refinement, ``s2lic-s+refine20``) and the classical codecs of
-`s2lic.eval.classical`, behind the one `Codec` surface the runner measures."""
+"""The codecs of an evaluation, by name: the learned models (optionally at an encoder
+effort level, ``s2lic-s+effort2``, or with encoder-side refinement only,
+``s2lic-s+refine20``) and the classical codecs of `s2lic.eval.classical`, behind the
+one `Codec` surface the runner measures."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +19,9 @@ from PIL import Image
 from s2lic.entropy.errors import S2LICError
 
 __all__ = [
+    "EFFORT_SUFFIX",
     "REFINE_SUFFIX",
+    "Learned",
     "RGB",
     "S2LIC_QUALITIES",
     "Codec",
@@ -36,6 +39,8 @@ S2LIC_QUALITIES: Final = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 REFINE_SUFFIX: Final = "+refine"
 """``s2lic-s+refine20``: the model with 20 steps of encoder-side refinement."""
+EFFORT_SUFFIX: Final = "+effort"
+"""``s2lic-s+effort2``: the model at encoder effort level 2."""
 
 RGB = npt.NDArray[np.uint8]
 
@@ -95,6 +100,7 @@ class S2LICCodec:
         qualities: the quality grid, in [0, 1].
         coder: entropy coder name; None for the default one.
         refine: steps of encoder-side latent refinement (0 = off).
+        effort: encoder effort level (0 = plain; `refine` then must be 0).
     """
 
     model: str
@@ -103,17 +109,24 @@ class S2LICCodec:
     qualities: tuple[float, ...] = S2LIC_QUALITIES
     coder: str | None = None
     refine: int = 0
+    effort: int = 0
+
+    @property
+    def _suffix(self) -> str:
+        if self.effort:
+            return f"{EFFORT_SUFFIX}{self.effort}"
+        return f"{REFINE_SUFFIX}{self.refine}" if self.refine else ""
 
     @property
     def name(self) -> str:
-        """The model's name, with ``+refineN`` when refining (`learned_model`)."""
-        suffix = f"{REFINE_SUFFIX}{self.refine}" if self.refine else ""
-        return self.model + suffix
+        """The model's name, with ``+effortN`` or ``+refineN`` (`learned_model`)."""
+        return self.model + self._suffix
 
     @property
     def label(self) -> str:
         """``s2lic-s (ours)``, with ``random weights`` when untrained."""
-        extra = f", refine {self.refine}" if self.refine else ""
+        extra = f", effort {self.effort}" if self.effort else ""
+        extra += f", refine {self.refine}" if self.refine else ""
         return f"{self.model} (ours{extra}{'' if self.trained else ', random weights'})"
 
     @property
@@ -128,7 +141,9 @@ class S2LICCodec:
         return (
             f"s2lic {self.model}, weights {loaded.source} "
             f"(id {loaded.weights_id.hex()}), coder {self._coder()}, "
-            f"device {self.device}" + (f", refine {self.refine}" if self.refine else "")
+            f"device {self.device}"
+            + (f", effort {self.effort}" if self.effort else "")
+            + (f", refine {self.refine}" if self.refine else "")
         )
 
     def _coder(self) -> str:
@@ -173,7 +188,8 @@ class S2LICCodec:
             coder=self._coder(),
             device=self.device,
             weights=self.weights,
-            refine=self.refine,
+            effort=self.effort,
+            refine=self.refine or None,
         ).data
 
     def decode(self, data: bytes) -> RGB:
@@ -199,22 +215,37 @@ def codec_names() -> list[str]:
     return [*list_models(), *list_classical()]
 
 
-def learned_model(name: str) -> tuple[str, int] | None:
-    """``(model, refinement steps)`` of a learned codec's name, else None.
+class Learned(NamedTuple):
+    """A learned codec's name, parsed: model, refinement steps, effort level."""
 
-    ``s2lic-s`` is the model as `s2lic encode` runs it; ``s2lic-s+refine20`` refines
-    each latent for 20 steps (`s2lic.codec.refine`).
+    model: str
+    refine: int = 0
+    effort: int = 0
+
+
+def learned_model(name: str) -> Learned | None:
+    """The parts of a learned codec's name, else None.
+
+    ``s2lic-s`` is the model as `s2lic encode` runs it; ``s2lic-s+effort2`` encodes at
+    effort level 2 (`s2lic.codec.adapt.levels`); ``s2lic-s+refine20`` refines each
+    latent for 20 steps (`s2lic.codec.refine`).
     """
+    from s2lic.codec.adapt.levels import MAX_EFFORT
     from s2lic.codec.registry import list_models
 
-    model, sep, steps = name.partition(REFINE_SUFFIX)
+    for suffix in (EFFORT_SUFFIX, REFINE_SUFFIX):
+        model, sep, number = name.partition(suffix)
+        if sep:
+            break
     if model not in list_models():
         return None
     if not sep:
-        return model, 0
-    if not steps.isdigit() or not int(steps):
+        return Learned(model)
+    if not number.isdigit() or not int(number):
         return None
-    return model, int(steps)
+    if suffix == REFINE_SUFFIX:
+        return Learned(model, refine=int(number))
+    return Learned(model, effort=int(number)) if int(number) <= MAX_EFFORT else None
 
 
 def make_codec(
@@ -227,8 +258,8 @@ def make_codec(
     """The codec called ``name``, with its default quality grid unless given one.
 
     Args:
-        name: an s2lic model name (see `list_models`), optionally with a
-            refinement suffix (`learned_model`), or a classical codec name.
+        name: an s2lic model name (see `list_models`), optionally with an effort
+            or refinement suffix (`learned_model`), or a classical codec name.
         device: torch device of a learned model.
         weights: weights file of a learned model.
         qualities: the grid to measure instead of the codec's default.
@@ -246,13 +277,13 @@ def make_codec(
     if learned := learned_model(name):
         if grid is not None and not all(0.0 <= q <= 1.0 for q in grid):
             raise EvalError(f"qualities of {name} must be in [0, 1], got {grid}")
-        model, refine = learned
         return S2LICCodec(
-            model,
+            learned.model,
             device,
             weights,
             S2LIC_QUALITIES if grid is None else grid,
-            refine=refine,
+            refine=learned.refine,
+            effort=learned.effort,
         )
     if name in list_classical():
         codec = get_classical(name)

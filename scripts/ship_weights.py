@@ -47,6 +47,9 @@ from s2lic.train.ship import (
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_golden import write_golden  # noqa: E402
 
+GOLDEN_EFFORT = 2
+"""The effort level of the adapted (container v2) golden file of new weights."""
+
 
 def _round(runs: list[Path], where: str, trained_on: str) -> dict[str, object]:
     """Provenance of a training round from its run folders (run.json and log.csv).
@@ -112,11 +115,12 @@ def add_changelog(version: str, model: str, wid: str, kodak: dict[str, Any]) -> 
     first = text.index("\n## ")
     section = (
         f"\n## {version} — {date.today().isoformat()}\n\n"
-        f"- **Writes:** container v1; `{model}` weights `{wid}` (default; Kodak "
+        f"- **Writes:** container v1 (v2 at effort levels that adapt the decoder); "
+        f"`{model}` weights `{wid}` (default; Kodak "
         f"BD-rate {kodak.get('bd_rate_vs_jpeg')} % vs JPEG, "
         f"{kodak.get('bd_rate_vs_webp')} % vs WebP).\n"
-        f"- **Reads:** container v1; every weights id the versions before read, and "
-        f"`{wid}`.\n"
+        f"- **Reads:** container v1 and v2; every weights id the versions before "
+        f"read, and `{wid}`.\n"
     )
     path.write_text(text[:first] + section + text[first:])
 
@@ -181,10 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     release = bump_version()
     path = record(args.model, name, sha, training, kodak, release=release)
     add_changelog(release, args.model, sha[:8], kodak)
-    golden = write_golden(args.model, release)
+    goldens = [
+        write_golden(args.model, release),
+        write_golden(args.model, release, effort=GOLDEN_EFFORT),
+    ]
     print(
         f"shipped weights/{name} as version {release}; recorded in {path}, "
-        f"CHANGELOG.md and {golden.name}"
+        f"CHANGELOG.md, {goldens[0].name} and {goldens[1].name}"
     )
     return 0
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PIL import Image
 
+from s2lic.entropy import golomb
 from s2lic.entropy.bitstream import (
     MAGIC,
     MAX_STREAMS,
@@ -61,7 +62,8 @@ def seed_image(rng: np.random.Generator, h: int, w: int, mode: str) -> Image.Ima
 
 
 def make_seeds(encode: Callable[..., bytes], count: int, seed: int = 0) -> list[bytes]:
-    """`count` valid files: images 16x16..48x40 in every mode, both coders.
+    """`count` valid files: images 16x16..48x40 in every mode, both coders, every
+    third one with an adaptation section (container v2).
 
     Args:
         encode: ``encode(image, quality=, coder=) -> bytes`` (e.g. the tiny model).
@@ -75,7 +77,12 @@ def make_seeds(encode: Callable[..., bytes], count: int, seed: int = 0) -> list[
         h, w = int(rng.integers(16, 49)), int(rng.integers(16, 41))
         img = seed_image(rng, h, w, modes[i % len(modes)])
         coder = "rans" if i % 3 != 2 else "torchac"
-        out.append(encode(img, quality=float(rng.uniform(0, 1)), coder=coder))
+        data = encode(img, quality=float(rng.uniform(0, 1)), coder=coder)
+        if i % 3 == 1:
+            c = unpack(data)
+            section = adaptation_section(random.Random(i), scale=1.0)
+            data = pack(Container(c.header, c.streams, section))
+        out.append(data)
     return out
 
 
@@ -253,7 +260,62 @@ def _structured(rng: random.Random, seed: bytes) -> bytes:
             streams.append(rng.randbytes(rng.randint(0, 32)))
         else:
             streams[0], streams[-1] = streams[-1], streams[0]
-    return pack(Container(header, tuple(streams)))
+    room = MAX_STREAMS - (c.adaptation is not None)
+    return pack(Container(header, tuple(streams[:room]), c.adaptation))
+
+
+# The tiny model's synthesis stage widths: a FiLM section's size depends on them.
+_TINY_SYNTHESIS = (32, 16, 16)
+
+
+def adaptation_section(rng: random.Random, scale: float = 3.0) -> bytes:
+    """A valid adaptation section for the tiny model: a FiLM of random stages, a
+    post-filter, or both, with Laplacian-ish parameters (docs/format.md)."""
+    tools = []
+    kinds = rng.choice(((1,), (2,), (1, 2)))
+    for kind in kinds:
+        if kind == 1:
+            mask = rng.randint(1, 7)
+            count = sum(2 * c for i, c in enumerate(_TINY_SYNTHESIS) if mask >> i & 1)
+            arg = mask
+        else:
+            arg = rng.randint(1, 8)
+            count = 3 * 3 * 9 + 3 + arg * 3 * 9 + arg + 3 * arg * 9 + 3
+        values = [round(rng.gauss(0, scale)) for _ in range(count)]
+        order = golomb.best_order(values)
+        codes = golomb.encode(values, order)
+        tools.append(
+            bytes([kind, arg, rng.randint(6, 12), order])
+            + _encode_varint(len(codes))
+            + codes
+        )
+    return bytes([1, len(tools)]) + b"".join(tools)
+
+
+def _adapted(rng: random.Random, seed: bytes) -> bytes:
+    """`seed` with an adaptation section: valid, corrupted or absurd."""
+    c = unpack(seed)
+    section = adaptation_section(rng)
+    op = rng.randrange(8)
+    if op == 1:
+        section = _flip_bits(rng, section, 3)
+    elif op == 2:
+        section = section[: rng.randrange(len(section))]
+    elif op == 3:
+        section = _splice(rng, section)
+    elif op == 4:  # an absurd code length or tool count
+        section = section[:6] + _encode_varint_any(_special_u32(rng)) + section[7:]
+    elif op == 5:
+        section = bytes([rng.choice((0, 2, 255)), *section[1:]])
+    elif op == 6:
+        section = rng.randbytes(rng.randint(0, 64))
+    elif op == 7:  # a FiLM of stage 0 (64 values) whose first value is too large
+        bits = "0" * 25 + "1" * 26 + "1" * 63
+        bits += "0" * (-len(bits) % 8)
+        codes = int(bits, 2).to_bytes(len(bits) // 8, "big")
+        section = bytes([1, 1, 1, 1, 8, 0]) + _encode_varint(len(codes)) + codes
+    room = MAX_STREAMS - 1
+    return pack(Container(c.header, c.streams[:room], section))
 
 
 @dataclass(frozen=True)
@@ -276,6 +338,7 @@ MUTATORS: tuple[Mutator, ...] = (
     Mutator("sealed-truncate", _sealed_truncate, True),
     Mutator("sealed-varints", _sealed_varints, True),
     Mutator("structured", _structured, True),
+    Mutator("adaptation", _adapted, True),
 )
 
 

@@ -149,19 +149,24 @@ def on_upload(path: str | None, settings: DemoSettings) -> tuple[Any, str]:
     )
 
 
-def _refine_steps(value: float | None, limit: int) -> int:
-    """The refinement steps a request asked for (a slider sends a float)."""
-    steps = 0 if value is None else value
+def _effort_level(value: float | None, limit: int) -> int:
+    """The encoder effort level a request asked for (a slider sends a float)."""
+    level = 0 if value is None else value
     if not (
-        isinstance(steps, int | float)
-        and math.isfinite(steps)
-        and steps == int(steps)
-        and steps >= 0
+        isinstance(level, int | float)
+        and not isinstance(level, bool)
+        and math.isfinite(level)
+        and level == int(level)
+        and level >= 0
     ):
-        raise ValueError(f"refinement steps must be a whole number >= 0, got {value}")
-    if steps > limit:
-        raise ValueError(f"at most {limit} refinement steps on this server")
-    return int(steps)
+        raise ValueError(
+            f"encoder effort must be a whole number from 0 to {limit}, got {value}"
+        )
+    if level > limit:
+        raise ValueError(
+            f"encoder effort {value:g} is not offered: at most {limit} on this server"
+        )
+    return int(level)
 
 
 @_friendly("Cannot compress")
@@ -174,7 +179,7 @@ def on_compress(
     settings: DemoSettings,
     progress: gr.Progress | None = None,
     center: tuple[float, float] | None = None,
-    refine: float = 0,
+    effort: float = 0,
 ) -> dict[str, Any]:
     """Compress an upload and build every output of the results area.
 
@@ -187,14 +192,14 @@ def on_compress(
         settings: model, device, limits.
         progress: Gradio's progress bar.
         center: (x, y) of the zoomed area (the image centre if None).
-        refine: encoder-side refinement steps, 0 to ``settings.max_refine``.
+        effort: s2lic's encoder effort level, 0 to ``settings.max_effort``.
 
     Returns:
         A dict with ``comparison``, ``slider``, ``rows``, ``status``, ``s2lic_path``,
         ``png_path``, ``crops`` and ``marked`` (the original with the zoomed area
         outlined).
     """
-    steps = _refine_steps(refine, settings.max_refine)
+    level = _effort_level(effort, settings.max_effort)
     image = load_upload(path, settings.max_pixels)
     if rate_mode == "target bpp":
         if bpp is None or not (isinstance(bpp, int | float) and bpp > 0):
@@ -209,7 +214,7 @@ def on_compress(
         codecs=list(codecs),
         stem=stem,
         report=_reporter(progress),
-        refine=steps,
+        effort=level,
         **kwargs,
     )
     s2lic_path, png_path = save_downloads(comparison, workdir(settings))
@@ -289,7 +294,7 @@ class _CompressTab:
     rate_mode: gr.Radio
     quality: gr.Slider
     bpp: gr.Number
-    refine: gr.Slider
+    effort: gr.Slider
     codecs: gr.CheckboxGroup
     run: gr.Button
     preview: gr.Image
@@ -305,7 +310,25 @@ class _CompressTab:
     center: gr.State
 
 
-def _compress_tab(examples: list[Path], max_refine: int) -> _CompressTab:
+_EFFORT_TIMES: Final = ("~1 s", "~30 s", "~50 s", "~100 s", "~5 min")
+"""Encode time of a 768x512 image on 2 CPU cores at each effort level
+(docs/effort.md)."""
+
+
+def _effort_info(max_effort: int) -> str:
+    """The effort slider's help: what the levels buy and what they cost."""
+    times = ", ".join(
+        f"{t} at {level}"
+        for level, t in enumerate(_EFFORT_TIMES[: max(max_effort, 1) + 1])
+    )
+    return (
+        "higher levels fit s2lic's file to the image (docs/effort.md): fewer bytes "
+        f"at the same quality, for a slower encoding ({times} for a 768x512 image "
+        "on 2 CPU cores)"
+    )
+
+
+def _compress_tab(examples: list[Path], max_effort: int) -> _CompressTab:
     codec_choices = _available_codecs()
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -326,16 +349,15 @@ def _compress_tab(examples: list[Path], max_refine: int) -> _CompressTab:
                 0.0, 1.0, value=DEFAULT_QUALITY, step=0.01, label="quality"
             )
             bpp = gr.Number(0.5, label="target bpp", minimum=0.001, visible=False)
-            refine = gr.Slider(
+            effort = gr.Slider(
                 0,
-                max(max_refine, 1),
+                max(max_effort, 1),
                 value=0,
                 step=1,
-                label="encoder effort: refinement steps (0 = off)",
-                info="optimises s2lic's latent for the decoder: fewer bytes at the "
-                "same quality, ~1.4 s per step for a 768x512 image on 2 CPU cores",
-                visible=max_refine > 0,
-                elem_id="refine",
+                label="encoder effort (0 = fastest)",
+                info=_effort_info(max_effort),
+                visible=max_effort > 0,
+                elem_id="effort",
             )
             codecs = gr.CheckboxGroup(
                 codec_choices,
@@ -395,7 +417,7 @@ def _compress_tab(examples: list[Path], max_refine: int) -> _CompressTab:
         rate_mode=rate_mode,
         quality=quality,
         bpp=bpp,
-        refine=refine,
+        effort=effort,
         codecs=codecs,
         run=run,
         preview=preview,
@@ -457,13 +479,13 @@ def _wire_compress(ui: _CompressTab, settings: DemoSettings) -> None:
         mode: str,
         q: float,
         b: float | None,
-        steps: float,
+        level: float,
         chosen: list[str],
         center: tuple[float, float] | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's idiom
     ) -> tuple[Any, ...]:
         out = on_compress(
-            path, mode, q, b, chosen, settings, progress, center, refine=steps
+            path, mode, q, b, chosen, settings, progress, center, effort=level
         )
         comparison: Comparison = out["comparison"]
         names = comparison.names()
@@ -491,7 +513,7 @@ def _wire_compress(ui: _CompressTab, settings: DemoSettings) -> None:
             ui.rate_mode,
             ui.quality,
             ui.bpp,
-            ui.refine,
+            ui.effort,
             ui.codecs,
             ui.center,
         ],
@@ -611,7 +633,7 @@ def build_app(settings: DemoSettings) -> gr.Blocks:
         gr.Markdown(_INTRO)
         gr.Markdown(notice, elem_id="model-notice")
         with gr.Tab("Compress", id="compress-tab"):
-            ui = _compress_tab(examples, settings.max_refine)
+            ui = _compress_tab(examples, settings.max_effort)
             _wire_upload(ui, settings)
             _wire_compress(ui, settings)
         with gr.Tab("Decode .s2lic", id="decode-tab"):

@@ -36,8 +36,8 @@ from s2lic.eval.match import MatchResult, match_classical
 
 __all__ = [
     "COMPARE_CODECS",
+    "DEFAULT_WEB_MAX_EFFORT",
     "DEFAULT_WEB_MAX_PIXELS",
-    "DEFAULT_WEB_MAX_REFINE",
     "OFFERED_CODECS",
     "ORIGINAL",
     "SHORT_NAMES",
@@ -62,10 +62,12 @@ DEFAULT_WEB_MAX_PIXELS: Final = 4_000_000
 """The demo's pixel limit: every upload is coded by five codecs, AVIF's slow encoder
 several times, on a shared server; 4 MP keeps one request within about a minute."""
 
-DEFAULT_WEB_MAX_REFINE: Final = 20
-"""The most encoder-side refinement steps a request may ask for: each step is a
-gradient pass through the entropy model and g_s (~1.4 s for a 768x512 image on 2 CPU
-cores), and 20 steps already give most of the gain (docs/refine.md)."""
+DEFAULT_WEB_MAX_EFFORT: Final = 2
+"""The highest encoder effort level a request may ask for (`EFFORTS`): level 2 (20
+refinement steps and a per-image FiLM update of the decoder) takes ~50 s for a 768x512
+image on 2 CPU cores instead of ~1 s at level 0; the higher levels (~100 s and ~5 min)
+take too long for a shared demo server, where requests wait for one another
+(docs/effort.md)."""
 
 COMPARE_CODECS: Final = ("jpeg", "webp", "avif", "jxl")
 """The classical codecs compared by default (HEIC can be ticked in the page)."""
@@ -92,8 +94,8 @@ class DemoSettings:
         model: the s2lic model (registry name).
         device: torch device of the model.
         max_pixels: the largest image accepted, in pixels.
-        max_refine: the most refinement steps a request may ask for (0 hides the
-            control).
+        max_effort: the highest encoder effort level a request may ask for, 0 to
+            `MAX_EFFORT` (0 hides the control).
         workdir: where the download files are written: a fresh temporary folder if
             None. Gradio serves files only from the system's temporary folder and
             the working directory.
@@ -102,7 +104,7 @@ class DemoSettings:
     model: str = DEFAULT_MODEL
     device: str = "cpu"
     max_pixels: int = DEFAULT_WEB_MAX_PIXELS
-    max_refine: int = DEFAULT_WEB_MAX_REFINE
+    max_effort: int = DEFAULT_WEB_MAX_EFFORT
     workdir: Path | None = None
 
 
@@ -156,7 +158,7 @@ class Comparison:
         model: the s2lic model's name.
         trained: whether that model has trained weights.
         skipped: classical codecs left out, with the reason.
-        refine: steps of encoder-side refinement of s2lic's latent (0 = none).
+        effort: the encoder effort level of s2lic's file (0 = plain).
     """
 
     stem: str
@@ -166,7 +168,7 @@ class Comparison:
     model: str
     trained: bool
     skipped: tuple[str, ...] = ()
-    refine: int = 0
+    effort: int = 0
 
     @property
     def pixels(self) -> int:
@@ -308,7 +310,7 @@ def compare(
     codecs: Sequence[str] = COMPARE_CODECS,
     stem: str = "image",
     report: Report = no_report,
-    refine: int = 0,
+    effort: int = 0,
 ) -> Comparison:
     """Compress with s2lic, then every classical codec at (nearly) the same size.
 
@@ -321,15 +323,17 @@ def compare(
             s2lic's (`match_classical`). Unavailable codecs are skipped and listed.
         stem: the name for downloads.
         report: progress callback (fraction done, what is being done).
-        refine: steps of encoder-side refinement of s2lic's latent (0 = off): a
-            lower rate-distortion cost for a slower encoding; the classical codecs
-            are then matched to the refined file's size.
+        effort: s2lic's encoder effort level, 0 (plain) to `MAX_EFFORT`
+            (`s2lic.codec.adapt.levels.EFFORTS`): fewer bytes at the same quality
+            for a slower encoding; the classical codecs are matched to the size of
+            the file this level makes.
 
     Returns:
         `Comparison`.
 
     Raises:
-        S2LICError, ValueError: the image cannot be coded (mode, size, quality).
+        S2LICError, ValueError: the image cannot be coded (mode, size, quality,
+            effort level).
     """
     loaded = _loaded(settings)
     planes: Planes = to_planes(image)
@@ -339,11 +343,14 @@ def compare(
     report(
         0.0,
         f"encoding with {settings.model}"
-        + (f", refining its latent ({refine} steps)" if refine else ""),
+        + (f" at encoder effort {effort}" if effort else ""),
     )
 
     def refining(step: int, total: int) -> None:
-        report(step / total / steps, f"refining s2lic's latent: step {step} of {total}")
+        report(
+            step / total / steps,
+            f"encoder effort {effort}: refinement step {step} of {total}",
+        )
 
     enc = encode(
         planes,
@@ -351,7 +358,7 @@ def compare(
         bpp=bpp,
         model=settings.model,
         device=settings.device,
-        refine=refine,
+        effort=effort,
         on_refine_step=refining,
     )
     report(1 / steps, f"decoding with {settings.model}")
@@ -361,7 +368,7 @@ def compare(
         CodecResult(
             "s2lic",
             "s2lic",
-            f"s2lic ({settings.model}{f', refined x{refine}' if refine else ''})",
+            f"s2lic ({settings.model}{f', effort {effort}' if effort else ''})",
             enc.data,
             s2lic_rgb,
             f"{enc.quality:.3f}",
@@ -408,7 +415,7 @@ def compare(
         model=settings.model,
         trained=loaded.trained,
         skipped=tuple(skipped),
-        refine=refine,
+        effort=effort,
     )
 
 

@@ -243,6 +243,13 @@ def header_markdown(info: dict[str, Any], seconds: float) -> str:
             + ", ".join(f"{n:,}" for n in info["streams"])
             + " bytes",
         ),
+        (
+            "adaptation",
+            f"{info['adaptation']:,} bytes of per-image decoder tools "
+            f"(container v{info['container']})"
+            if info["adaptation"]
+            else f"none (container v{info['container']})",
+        ),
         ("total", f"{info['bytes']:,} bytes"),
         ("bpp", f"{info['bpp']:.4f}"),
         ("decoded in", f"{1000 * seconds:.0f} ms"),
@@ -259,8 +266,8 @@ def status_markdown(comparison: Comparison) -> str:
         f"{markdown_code(comparison.stem)} with {comparison.model}: {s.size:,} bytes "
         f"({8 * s.size / comparison.pixels:.4f} bpp) at quality {s.quality}"
         + (
-            f" with {comparison.refine} steps of encoder-side refinement"
-            if comparison.refine
+            f", at encoder effort {comparison.effort} (docs/effort.md)"
+            if comparison.effort
             else ""
         )
         + f", PSNR {_format_psnr(s.psnr)} dB."

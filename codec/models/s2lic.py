@@ -11,6 +11,7 @@ range of rates::
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -24,7 +25,7 @@ from s2lic.codec.models.base import Encoded, RDOutput
 from s2lic.codec.tiling import Tiling, tiled
 from s2lic.codec.transforms.analysis import AnalysisTransform
 from s2lic.codec.transforms.stages import TransformConfig
-from s2lic.codec.transforms.synthesis import SynthesisTransform
+from s2lic.codec.transforms.synthesis import StageHook, SynthesisTransform
 from s2lic.entropy.coders.base import EntropyCoder
 
 __all__ = ["S2LICConfig", "S2LIC"]
@@ -115,6 +116,7 @@ class S2LIC(nn.Module):
         y: torch.Tensor,
         quality: float | torch.Tensor = 1.0,
         proxy: bool | None = None,
+        hook: StageHook | None = None,
     ) -> RDOutput:
         """`forward` from an analysis output y (B, M, H/16, W/16) instead of an image.
 
@@ -123,10 +125,11 @@ class S2LIC(nn.Module):
             quality: scalar or (B,) in [0, 1].
             proxy: the entropy model's training proxies (default: in training mode);
                 encoder-side refinement differentiates through them in eval mode.
+            hook: a per-image update of g_s's stages (`SynthesisTransform`).
         """
         q = self._quality(quality, y.shape[0], y.device)
         y_hat, likelihoods = self.entropy(self.gain(y, q), proxy)
-        x_hat = self.g_s(self.gain(y_hat, q, inverse=True))
+        x_hat = self.g_s(self.gain(y_hat, q, inverse=True), hook)
         return RDOutput(x_hat, likelihoods, y_hat)
 
     @torch.no_grad()
@@ -170,17 +173,23 @@ class S2LIC(nn.Module):
 
     @torch.no_grad()
     def synthesize(
-        self, y_hat: torch.Tensor, quality: float, tiling: Tiling | None = None
+        self,
+        y_hat: torch.Tensor,
+        quality: float,
+        tiling: Tiling | None = None,
+        hook: StageHook | None = None,
     ) -> torch.Tensor:
         """x_hat (B, 3, 16h, 16w) from a dequantised (gained) latent (B, M, h, w).
 
         g_s runs on tiles of `tiling` (default `self.tiling`, in image pixels); a latent
-        that fits in one tile gives exactly ``g_s`` of the whole.
+        that fits in one tile gives exactly ``g_s`` of the whole. `hook` updates g_s's
+        stages per image (`SynthesisTransform`); it must act per position or channel,
+        as tiles see only part of the image.
         """
         q = self._quality(quality, y_hat.shape[0], y_hat.device)
         t, s = self._tiling(tiling), self.stride
         return tiled(
-            self.g_s,
+            functools.partial(self.g_s, hook=hook),
             self.gain(y_hat, q, inverse=True),
             t.core // s,
             t.overlap // s,

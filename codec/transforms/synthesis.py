@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -9,7 +11,11 @@ from s2lic.codec.layers.conv import deconv, subpel_conv
 from s2lic.codec.layers.enhancement import EnhancementConfig, EnhancementModule
 from s2lic.codec.transforms.stages import TransformConfig, build_stages
 
-__all__ = ["SynthesisTransform"]
+__all__ = ["StageHook", "SynthesisTransform"]
+
+StageHook = Callable[[int, torch.Tensor], torch.Tensor]
+"""Maps (stage index, that stage's output) to the tensor the next layer gets: a
+per-image update such as `s2lic.codec.adapt.FiLM`."""
 
 
 class SynthesisTransform(nn.Module):
@@ -43,8 +49,12 @@ class SynthesisTransform(nn.Module):
             EnhancementModule(enhancement) if enhancement.channels else nn.Identity()
         )
 
-    def forward(self, y_hat: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, y_hat: torch.Tensor, hook: StageHook | None = None
+    ) -> torch.Tensor:
         x = y_hat
-        for up, stage in zip(self.up, self.stages, strict=True):
+        for i, (up, stage) in enumerate(zip(self.up, self.stages, strict=True)):
             x = stage(up(x))
+            if hook is not None:
+                x = hook(i, x)
         return self.enh(self.out(x))

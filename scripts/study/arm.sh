@@ -18,11 +18,12 @@ from s2lic.codec.releases import default_release, read_manifest, weights_dir
 print(weights_dir() / default_release(read_manifest(), 's2lic-s').file)")
 mkdir -p "$study"
 cd "$repo"
-OMP_WAIT_POLICY=PASSIVE setsid nohup .venv/bin/s2lic train --model s2lic-s \
+# The new session lowers its own autogroup: setsid makes a fresh one, and writing a
+# pid's autogroup from here could run before setsid() and lower this shell's instead.
+OMP_WAIT_POLICY=PASSIVE setsid nohup bash -c 'echo 19 > /proc/self/autogroup; exec "$@"' _ \
+  .venv/bin/s2lic train --model s2lic-s \
   --data "$shared"/data/train/shard-0{0..5} --out "$study/$name" --init "$init" \
   --crop 256 --batch 4 --workers 1 --threads 1 --lr 5e-5 --warmup 50 \
   --minutes "$minutes" --val-every 100 --holdout 8 --ckpt-every 600 --log-every 20 \
   --seed "$seed" "$@" > "$study/$name.log" 2>&1 &
-pid=$!
-echo 19 > "/proc/$pid/autogroup"  # setsid: its own autogroup, which nice alone misses
-echo "$pid"
+echo $!

@@ -33,8 +33,14 @@ PY
       --out "$out" --dry-run > "$out.txt" 2>&1
   done
 }
-mkdir -p "$study/eval"
-(run_all "$@") > "$study/eval/log.txt" 2>&1 &
-pid=$!
-echo 19 > "/proc/$pid/autogroup" 2>/dev/null || true
-echo "$pid"
+if [ "${1:-}" != --now ]; then
+  # In a session of its own that lowers its own autogroup (as arm.sh does): lowering
+  # a pid's autogroup from here would lower this shell's whole session instead.
+  mkdir -p "$study/eval"
+  setsid nohup bash -c 'echo 19 > /proc/self/autogroup; exec "$@"' _ "$0" --now "$@" \
+    > "$study/eval/log.txt" 2>&1 &
+  echo $!
+  exit
+fi
+shift
+run_all "$@"

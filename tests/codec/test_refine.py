@@ -190,9 +190,11 @@ def test_tiled_refinement_lowers_the_real_cost() -> None:
 
 
 def test_eval_names_of_refined_codecs() -> None:
-    assert lineup.learned_model("s2lic-tiny") == ("s2lic-tiny", 0)
-    assert lineup.learned_model("s2lic-tiny+refine12") == ("s2lic-tiny", 12)
-    for bad in ("s2lic-tiny+refine0", "s2lic-tiny+refine", "jpeg", "nope+refine3"):
+    assert lineup.learned_model("s2lic-tiny") == ("s2lic-tiny", 0, 0)
+    assert lineup.learned_model("s2lic-tiny+refine12") == ("s2lic-tiny", 12, 0)
+    assert lineup.learned_model("s2lic-tiny+effort2") == ("s2lic-tiny", 0, 2)
+    bad_names = ("s2lic-tiny+refine0", "s2lic-tiny+refine", "jpeg", "nope+refine3")
+    for bad in (*bad_names, "s2lic-tiny+effort0", "s2lic-tiny+effort99"):
         assert lineup.learned_model(bad) is None
     plain = lineup.make_codec("s2lic-tiny", qualities=(0.5,))
     refined = lineup.make_codec("s2lic-tiny+refine4", qualities=(0.5,))

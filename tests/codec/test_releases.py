@@ -20,7 +20,7 @@ from PIL import Image
 from s2lic.cli.__main__ import main
 from s2lic.codec import api, releases
 from s2lic.codec.zoo import UnknownWeightsError, load_model, read_manifest, save_weights
-from s2lic.entropy.bitstream import read_header
+from s2lic.entropy.bitstream import FORMAT_VERSIONS, read_header
 from tests.conftest import smooth_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +45,9 @@ def test_every_release_is_installed_with_a_golden_file() -> None:
                 g for g in INDEX.values() if (g["model"], g["weights"]) == (model, wid)
             ]
             assert goldens, f"no golden file for {model} weights {wid}"
+            if wid == entry["default"]:
+                versions = {g["container"] for g in goldens}
+                assert versions == set(FORMAT_VERSIONS), (wid, versions)
         for wid, rec in entry.get("retired", {}).items():
             assert rec["sha256"].startswith(wid) and len(rec["commit"]) == 40
 

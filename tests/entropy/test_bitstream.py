@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s2lic.entropy.bitstream import (
+    FLAG_ADAPTATION,
     FORMAT_VERSION,
     MAGIC,
     MAX_HEADER_SIZE,
@@ -85,6 +86,20 @@ GOLDEN: dict[str, Container] = {
         ),
         streams=(_payload(5, 1), b"", _payload(150, 77)),
     ),
+    "container-v2-adapted.s2lic": Container(
+        header=Header(
+            model_id=1,
+            weights_id=bytes.fromhex("5eed0002"),
+            coder_id=1,
+            width=64,
+            height=48,
+            mode=ColorMode.RGB,
+            quality=quality_to_code(0.25),
+            symbol_crc=0x0BAD_F00D,
+        ),
+        streams=(_payload(20, 3), _payload(60, 9)),
+        adaptation=_payload(33, 5),
+    ),
 }
 
 
@@ -103,7 +118,7 @@ def _seal(body: bytes) -> bytes:
 def _raw(
     *,
     magic: bytes = MAGIC,
-    version: int = FORMAT_VERSION,
+    version: int = 1,
     flags: int = 0,
     mode: int = 3,
     width: bytes = b"\x10",
@@ -222,7 +237,8 @@ def test_every_bit_flip_is_detected(name: str) -> None:
 def test_read_header_on_prefixes(name: str) -> None:
     data = _golden_bytes(name)
     header = GOLDEN[name].header
-    header_size = len(data) - sum(map(len, GOLDEN[name].streams)) - 4
+    sections = (*GOLDEN[name].streams, GOLDEN[name].adaptation or b"")
+    header_size = len(data) - sum(map(len, sections)) - 4
     assert header_size <= MAX_HEADER_SIZE
     with pytest.raises(TruncatedError, match="empty"):
         read_header(b"")
@@ -268,7 +284,32 @@ def test_round_trip(header: Header, streams: tuple[bytes, ...]) -> None:
     data = pack(container)
     assert unpack(data, NO_LIMITS) == container
     assert read_header(data, NO_LIMITS) == header
-    assert data.startswith(MAGIC + bytes([FORMAT_VERSION, 0]))
+    assert data.startswith(MAGIC + bytes([1, 0]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    header=headers,
+    streams=stream_tuples.filter(lambda s: len(s) < MAX_STREAMS),
+    adaptation=st.binary(max_size=200),
+)
+def test_round_trip_with_adaptation(
+    header: Header, streams: tuple[bytes, ...], adaptation: bytes
+) -> None:
+    container = Container(header, streams, adaptation)
+    data = pack(container)
+    assert unpack(data, NO_LIMITS) == container
+    assert read_header(data, NO_LIMITS) == header
+    assert data.startswith(MAGIC + bytes([2, FLAG_ADAPTATION]))
+    assert container.version == 2
+
+
+def test_adaptation_takes_a_stream_slot() -> None:
+    header = GOLDEN["container-v1-rgb.s2lic"].header
+    with pytest.raises(ValueError, match="1..7 streams"):
+        Container(header, (b"",) * MAX_STREAMS, b"x")
+    with pytest.raises(TypeError, match="adaptation must be bytes"):
+        Container(header, (b"",), "x")  # type: ignore[arg-type]
 
 
 @settings(max_examples=50, deadline=None)
@@ -324,11 +365,26 @@ ERROR_CASES: list[tuple[str, Callable[[], bytes], Limits, type[S2LICError], str]
         "WebP",
     ),
     (
-        "version-2",
-        lambda: _raw(version=2),
+        "version-3",
+        lambda: _raw(version=3),
         Limits(),
         FormatError,
-        "version 2: this reader supports only version 1; upgrade",
+        "version 3: this reader supports versions 1, 2; upgrade",
+    ),
+    ("v2-no-flag", lambda: _raw(version=2), Limits(), FormatError, "exactly 0x01"),
+    (
+        "v2-unknown-flag",
+        lambda: _raw(version=2, flags=0x03),
+        Limits(),
+        FormatError,
+        "flags 0x03",
+    ),
+    (
+        "v2-section-alone",
+        lambda: _raw(version=2, flags=0x01, payloads=(b"a",)),
+        Limits(),
+        FormatError,
+        "needs an image stream",
     ),
     ("version-0", lambda: _raw(version=0), Limits(), FormatError, "version 0"),
     ("flags-low", lambda: _raw(flags=0x01), Limits(), FormatError, "reserved flag"),
@@ -581,7 +637,7 @@ def test_fuzz_random_bytes(data: bytes) -> None:
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=120))
 def test_fuzz_random_bytes_after_magic(tail: bytes) -> None:
-    data = MAGIC + bytes([FORMAT_VERSION]) + tail
+    data = MAGIC + bytes([FORMAT_VERSION, FLAG_ADAPTATION]) + tail
     _unpack_or_typed_error(data)
     try:
         read_header(data, NO_LIMITS)

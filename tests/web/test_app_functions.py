@@ -10,6 +10,7 @@ end as a `gr.Error` with a one-line message, never as another exception.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -20,6 +21,8 @@ import pytest
 import torch
 from PIL import Image
 
+from s2lic.codec.adapt.levels import EFFORTS, MAX_EFFORT
+from s2lic.codec.api import decode as api_decode
 from s2lic.codec.api import encode as api_encode
 from s2lic.codec.api import get_codec
 from s2lic.codec.objective import RateDistortion
@@ -32,6 +35,7 @@ from s2lic.eval.match import (
     quality_range,
 )
 from s2lic.web.comparison import (
+    DEFAULT_WEB_MAX_EFFORT,
     ORIGINAL,
     Comparison,
     DemoSettings,
@@ -307,21 +311,33 @@ def _rd_cost(comparison: Comparison, quality: float) -> float:
     return lam * mse + 8 * s.size / comparison.pixels
 
 
-def test_compress_with_refinement(
+def test_compress_at_an_effort_level(
     image_file: Path, settings: DemoSettings, compressed: dict[str, object]
 ) -> None:
     out = app.on_compress(
-        str(image_file), "quality", 0.5, None, ["jpeg"], settings, refine=3.0
+        str(image_file), "quality", 0.5, None, ["jpeg"], settings, effort=1.0
     )
     comparison = out["comparison"]
     plain = compressed["comparison"]
-    assert comparison.refine == 3 and plain.refine == 0
-    assert "3 steps of encoder-side refinement" in out["status"]
-    assert "refinement" not in compressed["status"]
-    assert out["rows"][0][0] == f"s2lic ({MODEL}, refined x3)"
+    assert comparison.effort == 1 and plain.effort == 0
+    assert "at encoder effort 1 (docs/effort.md)" in out["status"]
+    assert "effort" not in compressed["status"]
+    assert out["rows"][0][0] == f"s2lic ({MODEL}, effort 1)"
+    assert compressed["rows"][0][0] == f"s2lic ({MODEL})"
     assert comparison.s2lic.data != plain.s2lic.data
     assert _rd_cost(comparison, 0.5) < _rd_cost(plain, 0.5)
-    # JPEG is matched to the refined file's size.
+    # The file is what the API makes at that level, and it decodes to the pixels
+    # the page shows.
+    image = load_upload(image_file, settings.max_pixels)
+    assert (
+        api_encode(image, quality=0.5, model=MODEL, effort=1).data
+        == comparison.s2lic.data
+    )
+    assert np.array_equal(
+        np.asarray(api_decode(out["s2lic_path"].read_bytes()).image.convert("RGB")),
+        comparison.s2lic.decoded,
+    )
+    # JPEG is matched to the size of that file.
     assert out["rows"][1][1] <= comparison.s2lic.size
     assert (
         read_header(out["s2lic_path"].read_bytes()).quality
@@ -329,44 +345,65 @@ def test_compress_with_refinement(
     )
 
 
-def test_refinement_reports_its_steps(image_file: Path, settings: DemoSettings) -> None:
+def test_effort_reports_its_refinement_steps(
+    image_file: Path, settings: DemoSettings
+) -> None:
     reports: list[tuple[float, str]] = []
     image = load_upload(image_file, settings.max_pixels)
+    steps = EFFORTS[1].refine
     compare(
         image,
         settings,
         quality=0.5,
         codecs=["jpeg"],
-        refine=2,
+        effort=1,
         report=lambda *a: reports.append(a),
     )
     messages = [m for _, m in reports]
-    assert messages[0] == f"encoding with {MODEL}, refining its latent (2 steps)"
-    assert messages[1:3] == [
-        "refining s2lic's latent: step 1 of 2",
-        "refining s2lic's latent: step 2 of 2",
+    assert messages[0] == f"encoding with {MODEL} at encoder effort 1"
+    assert messages[1 : 1 + steps] == [
+        f"encoder effort 1: refinement step {i} of {steps}" for i in range(1, steps + 1)
     ]
     fractions = [f for f, _ in reports]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
 @pytest.mark.parametrize(
-    ("steps", "message"),
+    ("level", "message"),
     [
-        (-1, "whole number >= 0"),
-        (1.5, "whole number >= 0"),
-        (math.nan, "whole number >= 0"),
-        (21, "at most 20 refinement steps"),
+        (-1, "encoder effort must be a whole number from 0 to 2, got -1"),
+        (1.5, "encoder effort must be a whole number from 0 to 2, got 1.5"),
+        (math.nan, "encoder effort must be a whole number"),
+        (math.inf, "encoder effort must be a whole number"),
+        (3, "encoder effort 3 is not offered: at most 2 on this server"),
+        (MAX_EFFORT + 1, "at most 2 on this server"),
     ],
 )
-def test_compress_rejects_bad_refinement(
-    image_file: Path, settings: DemoSettings, steps: float, message: str
+def test_compress_rejects_bad_effort_levels(
+    image_file: Path, settings: DemoSettings, level: float, message: str
+) -> None:
+    assert settings.max_effort == DEFAULT_WEB_MAX_EFFORT == 2
+    with pytest.raises(gr.Error) as excinfo:
+        app.on_compress(
+            str(image_file), "quality", 0.5, None, ["jpeg"], settings, effort=level
+        )
+    assert message in _error_text(excinfo)
+
+
+def test_compress_rejects_levels_above_the_server_limit(
+    image_file: Path, settings: DemoSettings
 ) -> None:
     with pytest.raises(gr.Error) as excinfo:
         app.on_compress(
-            str(image_file), "quality", 0.5, None, ["jpeg"], settings, refine=steps
+            str(image_file),
+            "quality",
+            0.5,
+            None,
+            ["jpeg"],
+            replace(settings, max_effort=0),
+            effort=1,
         )
-    assert message in _error_text(excinfo)
+    assert "at most 0 on this server" in _error_text(excinfo)
 
 
 def test_small_images_have_no_ms_ssim(tmp_path: Path, settings: DemoSettings) -> None:
@@ -473,6 +510,23 @@ def test_decode_upload(s2lic_file: Path, settings: DemoSettings) -> None:
         assert text in header
     size = s2lic_file.stat().st_size
     assert f"{size:,} bytes" in header
+    assert "| adaptation | none (container v1) |" in header
+
+
+def test_effort_2_file_carries_decoder_tools(
+    image_file: Path, settings: DemoSettings
+) -> None:
+    # Level 2 fits a FiLM update of the decoder and keeps it in the file when it
+    # lowers the real cost: the download is a version-2 file that the Decode tab
+    # decodes to the pixels the comparison showed.
+    out = app.on_compress(str(image_file), "quality", 0.5, None, [], settings, effort=2)
+    comparison = out["comparison"]
+    assert out["rows"][0][0] == f"s2lic ({MODEL}, effort 2)"
+    assert "at encoder effort 2 (docs/effort.md)" in out["status"]
+    header, image, _ = app.on_decode(str(out["s2lic_path"]), settings)
+    assert np.array_equal(np.asarray(image.convert("RGB")), comparison.s2lic.decoded)
+    tools = r"\| adaptation \| [0-9,]+ bytes of per-image decoder tools"
+    assert re.search(tools + r" \(container v2\) \|", header), header
 
 
 def test_decode_rejects_bad_files(
@@ -529,23 +583,28 @@ def test_build_app(settings: DemoSettings) -> None:
     config = demo.get_config_file()
     ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
     assert {"input-file", "compress", "compare-slider", "results-table"} <= ids
-    assert {"download-s2lic", "zoom", "decode-file", "model-notice", "refine"} <= ids
+    assert {"download-s2lic", "zoom", "decode-file", "model-notice", "effort"} <= ids
 
 
-@pytest.mark.parametrize("max_refine", [0, 7])
-def test_refinement_control_follows_the_server_limit(
-    settings: DemoSettings, max_refine: int
+@pytest.mark.parametrize("max_effort", [0, 1, MAX_EFFORT])
+def test_effort_control_follows_the_server_limit(
+    settings: DemoSettings, max_effort: int
 ) -> None:
-    demo = app.build_app(replace(settings, max_refine=max_refine))
+    demo = app.build_app(replace(settings, max_effort=max_effort))
     (props,) = [
         c["props"]
         for c in demo.get_config_file()["components"]
-        if c.get("props", {}).get("elem_id") == "refine"
+        if c.get("props", {}).get("elem_id") == "effort"
     ]
-    assert props["visible"] is (max_refine > 0)
+    assert props["visible"] is (max_effort > 0)
     assert props["value"] == 0
-    if max_refine:
-        assert props["maximum"] == max_refine
+    assert props["step"] == 1
+    assert props["label"] == "encoder effort (0 = fastest)"
+    if max_effort:
+        assert props["maximum"] == max_effort
+        # The help names the time of every level offered, and of none above.
+        assert f" at {max_effort} " in props["info"]
+        assert f" at {max_effort + 1} " not in props["info"]
 
 
 @pytest.fixture
@@ -574,9 +633,14 @@ def test_cli_web_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for option in ("--host", "--port", "--device", "--model", "--max-pixels"):
         assert option in out
-    assert "--max-refine" in out and "(default 20;" in out
-    assert main(["web", "--max-refine", "-1"]) == 2
+    assert "--max-effort" in out and "--max-refine" not in out
+    assert f"(default {DEFAULT_WEB_MAX_EFFORT};" in out
+    assert main(["web", "--max-effort", "-1"]) == 2
     assert "must be at least 0" in capsys.readouterr().err
+    assert main(["web", "--max-effort", str(MAX_EFFORT + 1)]) == 2
+    assert f"must be at most {MAX_EFFORT}" in capsys.readouterr().err
+    assert main(["web", "--max-effort", "1.5"]) == 2
+    assert "not an integer" in capsys.readouterr().err
     assert main(["web", "--port", "70000"]) == 1
     assert "--port must be at most 65535" in capsys.readouterr().err
     assert main(["web", "--model", "nope"]) == 2

@@ -31,6 +31,7 @@ from PIL import Image
 from s2lic.codec.api import encode as api_encode
 from s2lic.codec.registry import DEFAULT_MODEL
 from s2lic.entropy.bitstream import MAGIC, read_header
+from s2lic.web.comparison import DEFAULT_WEB_MAX_EFFORT
 
 pytest.importorskip("gradio", reason="the web extra is not installed")
 sync_api = pytest.importorskip(
@@ -245,15 +246,23 @@ def test_compress_and_compare(page: Any, image_file: Path) -> None:
     )
 
 
-def test_compress_with_refinement(page: Any, image_file: Path) -> None:
-    number = page.locator("#refine input[type=number]")
-    number.fill("2")
+def test_compress_at_an_effort_level(page: Any, image_file: Path) -> None:
+    # The server runs with the default limit: levels 0 to 2 are offered.
+    rng = page.locator("#effort input[type=range]")
+    assert rng.get_attribute("min") == "0"
+    assert rng.get_attribute("max") == str(DEFAULT_WEB_MAX_EFFORT)
+    number = page.locator("#effort input[type=number]")
+    number.fill("1")
     number.press("Enter")
     _compress(page, image_file, f"{W}x{H}")
     rows = _table(page)
-    assert rows[0][0] == f"s2lic ({MODEL}, refined x2)"
+    assert rows[0][0] == f"s2lic ({MODEL}, effort 1)"
     status = page.locator("#status").inner_text()
-    assert "2 steps of encoder-side refinement" in status
+    assert "at encoder effort 1 (docs/effort.md)" in status
+    assert f"{int(_number(rows[0][1])):,} bytes" in status
+    # The classical files are matched to the size of the effort-1 file.
+    for row in rows[1:]:
+        assert _number(row[1]) <= _number(rows[0][1]) or "lowest quality" in row[3]
 
 
 def test_decode_an_s2lic_file(page: Any, tmp_path: Path) -> None:
