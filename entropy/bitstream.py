@@ -48,6 +48,7 @@ __all__ = [
     "Header",
     "Limits",
     "code_to_quality",
+    "encode_varint",
     "is_s2lic_file",
     "pack",
     "quality_to_code",
@@ -378,7 +379,8 @@ def symbol_checksum(*arrays: npt.ArrayLike) -> int:
     return crc
 
 
-def _encode_varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
+    """The unsigned LEB128 bytes of `value` (docs/format.md, "Varints")."""
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -416,10 +418,10 @@ def pack(container: Container) -> bytes:
             h.coder_id,
             int(h.mode),
         ),
-        _encode_varint(h.width),
-        _encode_varint(h.height),
+        encode_varint(h.width),
+        encode_varint(h.height),
         _FIXED_MID.pack(h.quality, h.symbol_crc, len(streams)),
-        *(_encode_varint(len(s)) for s in streams),
+        *(encode_varint(len(s)) for s in streams),
         *streams,
     ]
     body = b"".join(parts)

@@ -28,7 +28,7 @@ from s2lic.entropy.bitstream import (
     MAX_STREAMS,
     Container,
     Header,
-    _encode_varint,
+    encode_varint,
     pack,
     unpack,
 )
@@ -168,7 +168,7 @@ def _sealed_varints(rng: random.Random, seed: bytes) -> bytes:
     head = pack(c)[:14]
     h = c.header
     ints = [rng.choice((h.width, _special_u32(rng))), rng.choice((h.height, 1, 2**16))]
-    varints = b"".join(_encode_varint(v) for v in ints)
+    varints = b"".join(encode_varint(v) for v in ints)
     if rng.random() < 0.3:  # overlong, non-minimal or above 2**32 - 1
         varints = rng.choice((b"\xff" * 6, b"\x80\x00", b"\xff\xff\xff\xff\x1f"))
     count = rng.choice((0, 1, 2, 3, MAX_STREAMS, MAX_STREAMS + 1, 255))
@@ -177,7 +177,7 @@ def _sealed_varints(rng: random.Random, seed: bytes) -> bytes:
     mid = struct.pack("<HIB", h.quality, h.symbol_crc, count)
     payload = b"".join(c.streams)
     return reseal(
-        head + varints + mid + b"".join(map(_encode_varint, lengths)) + payload
+        head + varints + mid + b"".join(map(encode_varint, lengths)) + payload
     )
 
 
@@ -286,7 +286,7 @@ def adaptation_section(rng: random.Random, scale: float = 3.0) -> bytes:
         codes = golomb.encode(values, order)
         tools.append(
             bytes([kind, arg, rng.randint(6, 12), order])
-            + _encode_varint(len(codes))
+            + encode_varint(len(codes))
             + codes
         )
     return bytes([1, len(tools)]) + b"".join(tools)
@@ -313,7 +313,7 @@ def _adapted(rng: random.Random, seed: bytes) -> bytes:
         bits = "0" * 25 + "1" * 26 + "1" * 63
         bits += "0" * (-len(bits) % 8)
         codes = int(bits, 2).to_bytes(len(bits) // 8, "big")
-        section = bytes([1, 1, 1, 1, 8, 0]) + _encode_varint(len(codes)) + codes
+        section = bytes([1, 1, 1, 1, 8, 0]) + encode_varint(len(codes)) + codes
     room = MAX_STREAMS - 1
     return pack(Container(c.header, c.streams[:room], section))
 

@@ -30,6 +30,7 @@ import torch
 
 from s2lic.codec.adapt.modules import FiLM, PostFilter
 from s2lic.entropy import golomb
+from s2lic.entropy.bitstream import encode_varint
 from s2lic.entropy.errors import FormatError
 
 __all__ = [
@@ -149,17 +150,8 @@ def pack_section(tools: Sequence[Tool]) -> bytes:
         order = golomb.best_order(t.values)
         codes = golomb.encode(t.values, order)
         out += bytes([t.kind, t.arg, t.exponent, order])
-        out += _varint(len(codes)) + codes
+        out += encode_varint(len(codes)) + codes
     return bytes(out)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def unpack_section(data: bytes, synthesis_dims: Sequence[int]) -> Adaptation:

@@ -27,9 +27,9 @@ from s2lic.entropy.bitstream import (
     Container,
     Header,
     Limits,
-    _encode_varint,
     _read_varint,
     code_to_quality,
+    encode_varint,
     is_s2lic_file,
     pack,
     quality_to_code,
@@ -140,7 +140,7 @@ def _raw(
         + struct.pack("<HI", 1000, 0x12345678)
         + bytes([len(payloads) if n_streams is None else n_streams])
         + (
-            b"".join(_encode_varint(len(p)) for p in payloads)
+            b"".join(encode_varint(len(p)) for p in payloads)
             if lengths is None
             else lengths
         )
@@ -334,7 +334,7 @@ def test_round_trip_large_stream(header: Header) -> None:
     ],
 )
 def test_varint_encoding(value: int, encoded: bytes) -> None:
-    assert _encode_varint(value) == encoded
+    assert encode_varint(value) == encoded
     assert _read_varint(encoded + b"\xaa", 0, "x") == (value, len(encoded))
 
 
@@ -396,14 +396,14 @@ ERROR_CASES: list[tuple[str, Callable[[], bytes], Limits, type[S2LICError], str]
     ("height-0", lambda: _raw(height=b"\x00"), Limits(), FormatError, "at least 1"),
     (
         "too-many-pixels",
-        lambda: _raw(width=_encode_varint(100_000), height=_encode_varint(1_000)),
+        lambda: _raw(width=encode_varint(100_000), height=encode_varint(1_000)),
         Limits(),
         LimitError,
         "100000000 pixels exceeds the limit of 40000000",
     ),
     (
         "max-dimensions",
-        lambda: _raw(width=_encode_varint(2**32 - 1), height=_encode_varint(2**32 - 1)),
+        lambda: _raw(width=encode_varint(2**32 - 1), height=encode_varint(2**32 - 1)),
         Limits(),
         LimitError,
         "too large",
