@@ -115,10 +115,11 @@ def adapt(
             c = fit.cost(x_hat, bits, section)
             if c < best[0]:
                 best = (c, [quantize(fit.film, e)], x_hat)  # type: ignore[arg-type]
+    log.debug("FiLM: cost %.5f -> %.5f", start, best[0])
     if effort.postfilter:
         best = fit.add_postfilter(best, bits)
     c, tools, _ = best
-    log.debug("adapted: cost %.4f -> %.4f with %d tools", start, c, len(tools))
+    log.debug("adapted: cost %.5f -> %.5f with %d tools", start, c, len(tools))
     return Adapted(y, pack_section(tools) if tools else None, c, start)
 
 
@@ -200,8 +201,7 @@ class _Fit:
             c = self.cost(out, bits, pack_section([*tools, tool]))
             if c < best[0]:
                 best = (c, [*tools, tool], out)
-        if best[0] < base_cost:
-            log.debug("post-filter kept: cost %.4f -> %.4f", base_cost, best[0])
+        log.debug("post-filter: cost %.5f -> %.5f", base_cost, best[0])
         return best
 
 

@@ -207,6 +207,23 @@ def test_refine(cli: Run, tmp_path: Path) -> None:
     assert code == 0, err
 
 
+def test_effort(cli: Run, tmp_path: Path) -> None:
+    src = save(rgb_image(), tmp_path / "a.png")
+    code, out, err = cli("encode", src, *MODEL, "-q", "0.9", "--effort", "2")
+    assert code == 0, err
+    assert_clean_stderr(err)
+    assert ENCODE_LINE.match(out.strip()), out
+    data = (tmp_path / "a.s2lic").read_bytes()
+    want = api_encode(Image.open(src), quality=0.9, model="s2lic-tiny", effort=2)
+    assert data == want.data
+    code, _, err = cli("decode", tmp_path / "a.s2lic", "-o", tmp_path / "b.png")
+    assert code == 0, err
+    code, out, err = cli("info", tmp_path / "a.s2lic")
+    assert code == 0 and "adaptation:" in out
+    code, _, err = cli("encode", src, *MODEL, "--effort", "9", "-f")
+    assert code == 2 and "invalid choice: 9" in err
+
+
 class _Bar:
     """Records what `s2lic encode` tells its progress bar."""
 
