@@ -1,11 +1,12 @@
 """Causality of the ACGC context: what slice i's entropy parameters may depend on.
 
-A decoder computes slice i's parameters from the hyperprior and the slices before it,
-and a slice's non-anchors from its anchors. If a parameter depended on anything decoded
-later (a later slice, or a non-anchor of its own slice), the encoder would use values the
-decoder does not have yet. These tests change exactly what must not matter and check
-that the parameters and the decoded values do not move, for every slice, on the coding
-path (`_code_slices` with the float64 coding networks) with the hyperprior held fixed.
+A decoder computes slice i's parameters from the hyperprior and the slices before
+it, and a slice's non-anchors from its anchors. If a parameter depended on anything
+decoded later (a later slice, or a non-anchor of its own slice), the encoder would use
+values the decoder does not have yet. These tests change exactly what must not matter
+and check that the parameters and the decoded values do not move, for every slice, on
+the coding path (`_code_slices` with the float64 coding networks) with the hyperprior
+held fixed.
 """
 
 from __future__ import annotations
