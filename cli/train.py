@@ -13,6 +13,7 @@ import logging
 import typing
 
 from s2lic.cli.commands import HELP
+from s2lic.cli.common import CLIError
 from s2lic.codec.registry import list_models
 from s2lic.train import RateDistortion, TrainConfig, train
 from s2lic.train.optim import OPTIMIZERS
@@ -28,7 +29,8 @@ _HELP = {
     "crop": "random crop side (multiple of 64)",
     "batch": "batch size per process",
     "workers": "data loader processes",
-    "optimizer": "adamw, or from the train extra: muon, soap, schedulefree",
+    "optimizer": "soap (the default), muon or schedulefree from the train extra, or "
+    "adamw (torch's own)",
     "lr": "learning rate (peak)",
     "weight_decay": "weight decay",
     "warmup": "warm-up steps",
@@ -122,7 +124,13 @@ def run(args: argparse.Namespace) -> int:
         args.metric, args.lambda_min, args.lambda_max, args.quality_tilt
     )
     cfg = TrainConfig(**values, objective=objective)
-    result = train(cfg)
+    try:
+        result = train(cfg)
+    except ImportError as e:
+        raise CLIError(
+            f"--optimizer {cfg.optimizer} needs {e.name or 'a library'}: install the "
+            "train extra (pip install -e '.[train]'), or use --optimizer adamw"
+        ) from None
     print(
         f"trained {cfg.model} to step {result.step} "
         f"({result.images_per_second:.1f} img/s): {result.weights}"

@@ -1,9 +1,10 @@
 """The optimisers a training run can use, all from well-kept libraries.
 
-    adamw         torch.optim.AdamW (the default)
+    adamw         torch.optim.AdamW
     muon          Muon (pytorch-optimizer) on the weights of plain conv / linear
                   layers, its built-in AdamW on everything else
-    soap          SOAP (pytorch-optimizer): Adam in Shampoo's eigenbasis
+    soap          SOAP (pytorch-optimizer): Adam in Shampoo's eigenbasis; the
+                  default since the training-efficiency study (docs/training.md)
     schedulefree  Schedule-Free AdamW (Defazio et al., 2024; the `schedulefree`
                   package): no cosine, it averages instead; its weights are
                   evaluated and exported in the optimiser's eval mode

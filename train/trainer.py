@@ -63,7 +63,9 @@ class TrainConfig:
         data: image folders.
         out: run folder (checkpoint, logs, exported weights).
         crop, batch, workers: random crop side, batch size per process, loader workers.
-        optimizer: one of `OPTIMIZERS` (see optim.py).
+        optimizer: one of `OPTIMIZERS` (see optim.py); SOAP by default, the winner
+            of the training-efficiency study (docs/training.md). A run resumes
+            only with the optimiser it started with.
         lr, weight_decay, warmup, clip: the optimiser and its schedule; `warmup`
             steps from 10 % of lr, then cosine to 10 % at the end of the run
             (Schedule-Free: constant after the warm-up; it averages instead).
@@ -101,7 +103,7 @@ class TrainConfig:
     crop: int = 256
     batch: int = 8
     workers: int = 4
-    optimizer: str = "adamw"
+    optimizer: str = "soap"
     lr: float = 1e-4
     weight_decay: float = 0.0
     warmup: int = 500
@@ -317,6 +319,13 @@ class _Run:
 
     def _resume(self) -> None:
         state = torch.load(self.ckpt, map_location="cpu", weights_only=True)
+        # Runs from before the optimiser choice saved no name: they used AdamW.
+        started = state.get("config", {}).get("optimizer", "adamw")
+        if started != self.cfg.optimizer:
+            raise ValueError(
+                f"{self.ckpt} was trained with --optimizer {started}: resume it with "
+                f"that (this run asked for {self.cfg.optimizer})"
+            )
         load_state(self.model, state["model"])
         self.opt.load_state_dict(state["opt"])
         self.aux_opt.load_state_dict(state["aux_opt"])

@@ -4,7 +4,8 @@
 # the given options on top. Two arms run side by side, one thread each, in the
 # background at the lowest priority, so that they share the 2-core VM equally.
 #   scripts/study/arm.sh NAME SEED MINUTES [s2lic train options...]
-# Re-running the same command resumes the arm from its checkpoint (--minutes counts
+# The recipe includes --ema 0.997; a Schedule-Free arm passes --ema 0 (later options
+# win). Re-running the same command resumes the arm from its checkpoint (--minutes counts
 # over all its sessions). Run folders: $STUDY (default /work/runs/study), outside the
 # work tree so a later session can resume them.
 set -euo pipefail
@@ -25,5 +26,6 @@ OMP_WAIT_POLICY=PASSIVE setsid nohup bash -c 'echo 19 > /proc/self/autogroup; ex
   --data "$shared"/data/train/shard-0{0..5} --out "$study/$name" --init "$init" \
   --crop 256 --batch 4 --workers 1 --threads 1 --lr 5e-5 --warmup 50 \
   --minutes "$minutes" --val-every 100 --holdout 8 --ckpt-every 600 --log-every 20 \
+  --ema 0.997 \
   --seed "$seed" "$@" > "$study/$name.log" 2>&1 &
 echo $!

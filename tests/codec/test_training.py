@@ -415,3 +415,12 @@ def test_quality_tilt_moves_training_toward_the_high_rates(tilt: float) -> None:
     assert top == pytest.approx(0.25 + tilt * 3 / 16, abs=0.004)
     with pytest.raises(ValueError, match="quality_tilt"):
         RateDistortion(quality_tilt=1.5)
+
+
+def test_resume_refuses_another_optimizer(image_dir: Path, tmp_path: Path) -> None:
+    """A checkpoint's optimiser state only fits the optimiser that wrote it."""
+    out = tmp_path / "run"
+    train(_cfg(image_dir, out, steps=1, optimizer="adamw"))
+    with pytest.raises(ValueError, match="trained with --optimizer adamw"):
+        train(_cfg(image_dir, out, steps=2, optimizer="soap"))
+    assert TrainConfig(steps=1).optimizer == "soap"  # the study's winner
