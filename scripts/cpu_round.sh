@@ -13,17 +13,10 @@ shift 2
 repo=$(cd "$(dirname "$0")/.." && pwd)
 runs=${RUNS:-/work/runs}
 shared=${SHARED:-$repo/../shared}
-init=$(cd "$repo" && .venv/bin/python -c "
-from s2lic.codec.releases import default_release, read_manifest, weights_dir
-print(weights_dir() / default_release(read_manifest(), 's2lic-s').file)")
+. "$repo/scripts/train_bg.sh"
 mkdir -p "$runs"
-cd "$repo"
-# The new session lowers its own autogroup (see scripts/study/arm.sh).
-OMP_WAIT_POLICY=PASSIVE setsid nohup bash -c 'echo 19 > /proc/self/autogroup; exec "$@"' _ \
-  .venv/bin/s2lic train --model s2lic-s \
-  --data "$shared"/data/train/shard-* --out "$runs/$name" --init "$init" \
+launch "$runs/$name.log" --model s2lic-s \
+  --data "$shared"/data/train/shard-* --out "$runs/$name" --init "$(default_init)" \
   --crop 256 --batch 4 --workers 1 --threads 2 --lr 5e-5 --warmup 50 --ema 0.997 \
   --optimizer soap --minutes "$minutes" --schedule-minutes "${SCHEDULE:-600}" \
-  --val-every 100 --holdout 8 --ckpt-every 300 --log-every 20 "$@" \
-  >> "$runs/$name.log" 2>&1 &
-echo $!
+  --val-every 100 --holdout 8 --ckpt-every 300 --log-every 20 "$@"

@@ -14,18 +14,10 @@ shift 3
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 study=${STUDY:-/work/runs/study}
 shared=${SHARED:-$repo/../shared}
-init=$(cd "$repo" && .venv/bin/python -c "
-from s2lic.codec.releases import default_release, read_manifest, weights_dir
-print(weights_dir() / default_release(read_manifest(), 's2lic-s').file)")
+. "$repo/scripts/train_bg.sh"
 mkdir -p "$study"
-cd "$repo"
-# The new session lowers its own autogroup: setsid makes a fresh one, and writing a
-# pid's autogroup from here could run before setsid() and lower this shell's instead.
-OMP_WAIT_POLICY=PASSIVE setsid nohup bash -c 'echo 19 > /proc/self/autogroup; exec "$@"' _ \
-  .venv/bin/s2lic train --model s2lic-s \
-  --data "$shared"/data/train/shard-0{0..5} --out "$study/$name" --init "$init" \
+launch "$study/$name.log" --model s2lic-s \
+  --data "$shared"/data/train/shard-0{0..5} --out "$study/$name" --init "$(default_init)" \
   --crop 256 --batch 4 --workers 1 --threads 1 --lr 5e-5 --warmup 50 \
   --minutes "$minutes" --val-every 100 --holdout 8 --ckpt-every 600 --log-every 20 \
-  --ema 0.997 \
-  --seed "$seed" "$@" > "$study/$name.log" 2>&1 &
-echo $!
+  --ema 0.997 --seed "$seed" "$@"
