@@ -146,15 +146,20 @@ class _Fit:
         dims = net.cfg.synthesis.dims
         self.film = FiLM(dims, effort.film).to(device) if effort.film else None
 
+    def terms(
+        self, x_hat: torch.Tensor, stream_bits: int, section: bytes | None
+    ) -> tuple[float, float]:
+        """(MSE in [0, 1] units, bpp) of a file: its streams, its section (with ~2
+        bytes of header for the extra stream) and the 8-bit image x_hat decodes to."""
+        h, w = self.size
+        bits = stream_bits + (8 * (len(section) + 2) if section else 0)
+        return mse(self.planes.rgb, to_uint8(x_hat)) / 255.0**2, bits / (h * w)
+
     def cost(
         self, x_hat: torch.Tensor, stream_bits: int, section: bytes | None
     ) -> float:
-        """Real cost of a file: its streams, its section (with ~2 bytes of header for
-        the extra stream) and the 8-bit image x_hat decodes to."""
-        h, w = self.size
-        bits = stream_bits + (8 * (len(section) + 2) if section else 0)
-        distortion = mse(self.planes.rgb, to_uint8(x_hat)) / 255.0**2
-        return rd_cost(self.lmbda, distortion, bits / (h * w))
+        """Real cost ``λ·255²·MSE + bpp`` of a file (`terms`)."""
+        return rd_cost(self.lmbda, *self.terms(x_hat, stream_bits, section))
 
     def film_as_coded(self, exponent: int) -> tuple[Adaptation, bytes | None]:
         """The FiLM as a file would carry it (none if it rounds to zero)."""
@@ -172,7 +177,6 @@ class _Fit:
         options = [self.film_as_coded(FILM_CHECK_EXPONENT)]
         if options[0][1] is not None:
             options.append((Adaptation(), None))
-        h, w = self.size
         results = []
         with torch.inference_mode():
             enc = self.net.compress_latent(candidate, self.quality, self.backend)
@@ -181,11 +185,8 @@ class _Fit:
                 x_hat = reconstruct(
                     self.net, enc.y_hat, self.quality, self.size, adaptation
                 )
-                total = bits + (8 * (len(section) + 2) if section else 0)
-                m = mse(self.planes.rgb, to_uint8(x_hat)) / 255.0**2
-                results.append((rd_cost(self.lmbda, m, total / (h * w)), m, total))
-        _, m, total = min(results)
-        return m, total / (h * w)
+                results.append(self.terms(x_hat, bits, section))
+        return min(results, key=lambda t: rd_cost(self.lmbda, *t))
 
     def add_postfilter(self, best: _Best, bits: int) -> _Best:
         """Fit a post-filter on the best reconstruction so far; keep it if it pays."""
