@@ -380,7 +380,7 @@ def decode(
         )
     expected = 3 if header.mode.has_alpha else 2
     adaptation = (
-        unpack_section(container.adaptation, spec.config.synthesis.dims)
+        unpack_section(container.adaptation, loaded.spec.config.synthesis.dims)
         if container.adaptation is not None
         else None
     )

@@ -80,8 +80,8 @@ _ENTRIES = (
     ModelEntry(
         "s2lic-paper",
         1,
-        "paper size (N=192, M=320, 10 slices); slow on CPUs",
-        67_983_397,
+        "paper size and modules (N=192, M=320, 10 slices); slow on CPUs",
+        87_213_422,
     ),
     ModelEntry(
         "s2lic-s",
@@ -93,7 +93,7 @@ _ENTRIES = (
         "s2lic-tiny",
         3,
         "for tests: a few training steps take seconds on a CPU",
-        247_371,
+        327_512,
     ),
 )
 _BY_NAME = {e.name: e for e in _ENTRIES}
@@ -114,7 +114,14 @@ def _specs() -> dict[str, ModelSpec]:
     from s2lic.codec.transforms.stages import TransformConfig
 
     configs = {
-        "s2lic-paper": S2LICConfig(),
+        "s2lic-paper": S2LICConfig(
+            analysis=TransformConfig(stage_conv=False),
+            synthesis=TransformConfig(
+                depths=(3, 2, 1), heads=(16, 8, 4), stage_conv=False
+            ),
+            enhancement=EnhancementConfig(design="paper"),
+            entropy=ACGCConfig(contexts="paper", hyperprior="paper"),
+        ),
         "s2lic-s": S2LICConfig(
             analysis=TransformConfig(
                 dims=(48, 96, 128),
@@ -150,6 +157,7 @@ def _specs() -> dict[str, ModelSpec]:
                 heads=(1, 1, 2),
                 mlp_ratio=1.0,
                 cpb_hidden=16,
+                stage_conv=False,
             ),
             synthesis=TransformConfig(
                 dims=(32, 16, 16),
@@ -157,6 +165,7 @@ def _specs() -> dict[str, ModelSpec]:
                 heads=(2, 1, 1),
                 mlp_ratio=1.0,
                 cpb_hidden=16,
+                stage_conv=False,
             ),
             enhancement=EnhancementConfig(
                 channels=8, growth=4, layers=2, unshuffle=2, depthwise=True
@@ -172,6 +181,8 @@ def _specs() -> dict[str, ModelSpec]:
                 ag_head_dim=16,
                 ag_grid=4,
                 ag_cpb_hidden=8,
+                contexts="paper",
+                hyperprior="paper",
             ),
             quality_levels=4,
         ),

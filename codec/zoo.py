@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ __all__ = [
     "load_state",
     "save_weights",
     "config_json",
-    "config_matches",
+    "config_from_json",
 ]
 
 _SEED = 20240321  # fixed: random-init models must be identical at both ends
@@ -65,7 +66,7 @@ class LoadedModel:
     """A ready-to-code network.
 
     Attributes:
-        spec: its registry entry.
+        spec: its registry entry, with the config of the design it was built as.
         model: the network in eval mode with coding tables built.
         weights_id: 4 bytes identifying the weights (stored in headers).
         trained: False for seeded random weights.
@@ -84,38 +85,38 @@ def config_json(spec: ModelSpec) -> str:
     return json.dumps(dataclasses.asdict(spec.config), sort_keys=True)
 
 
-def config_matches(stored: str, config: Any) -> bool:
-    """Whether a stored `config_json` describes `config`.
+def config_from_json(stored: str, cls: type[Any]) -> Any:
+    """The config dataclass `cls` that a stored `config_json` describes.
 
-    A field missing from the stored JSON matches its default: fields added to a config
-    dataclass after weights were shipped (with a default that keeps the old behaviour)
-    do not invalidate those weights.
+    Fields missing from the JSON take their defaults, which keep the behaviour of
+    weights shipped before the field existed.
+
+    Raises:
+        ValueError: not JSON, or fields this version does not know.
     """
+    return _build(json.loads(stored), cls)
+
+
+def _build(data: Any, cls: type[Any]) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: expected an object")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
+    values = {}
+    for name, value in data.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            value = _build(value, kind)  # type: ignore[arg-type]
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
     try:
-        return _matches(json.loads(stored), config)
-    except (TypeError, ValueError):
-        return False
-
-
-def _matches(stored: Any, value: Any) -> bool:
-    if not dataclasses.is_dataclass(value):
-        return stored == json.loads(json.dumps(value))  # tuples compare as lists
-    if not isinstance(stored, dict):
-        return False
-    fields = {f.name: f for f in dataclasses.fields(value)}
-    if not set(stored) <= set(fields):
-        return False
-    for name, f in fields.items():
-        current = getattr(value, name)
-        if name in stored:
-            if not _matches(stored[name], current):
-                return False
-        elif f.default is not dataclasses.MISSING:
-            if current != f.default:
-                return False
-        elif f.default_factory is dataclasses.MISSING or current != f.default_factory():
-            return False
-    return True
+        return cls(**values)
+    except TypeError as e:
+        raise ValueError(f"{cls.__name__}: {e}") from None
 
 
 def _sha256(path: Path) -> str:
@@ -131,7 +132,9 @@ def _state_digest(model: nn.Module) -> bytes:
     for key, t in sorted(model.state_dict().items()):
         t = t.detach().cpu().contiguous()
         h.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(
+            t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        )
     return h.digest()
 
 
@@ -161,11 +164,16 @@ def _load_file(spec: ModelSpec, path: Path, sha256: str | None) -> nn.Module:
         raise WeightsError(f"cannot read weights {path}: {e}") from None
     if meta.get("format") != _FORMAT or meta.get("model") != spec.name:
         raise WeightsError(f"{path} holds no s2lic weights for model {spec.name!r}")
-    if not config_matches(meta.get("config", ""), spec.config):
+    # Weights carry their design: the network is built as the file says, so that
+    # weights shipped before a design change still decode after it.
+    try:
+        config = config_from_json(meta.get("config", ""), type(spec.config))
+    except ValueError as e:
         raise WeightsError(
-            f"{path} was trained for another configuration of {spec.name!r}"
-        )
-    model = _random_model(spec, tables=False)
+            f"{path} holds a design of {spec.name!r} that this version of s2lic "
+            f"cannot build ({e}); upgrade s2lic"
+        ) from None
+    model = _random_model(dataclasses.replace(spec, config=config), tables=False)
     try:
         load_state(model, state)
     except (RuntimeError, KeyError, ValueError) as e:
@@ -247,6 +255,8 @@ def load_model(
                     "with (--weights FILE)"
                 )
     model.eval().to(device)
+    # The spec of the design these weights have (the registry's may have moved on).
+    spec = dataclasses.replace(spec, config=model.cfg)
     return LoadedModel(spec, model, wid, trained, source)
 
 
@@ -283,7 +293,8 @@ def save_weights(
         k: (v.half() if half and k in params else v).detach().cpu().contiguous()
         for k, v in model.state_dict().items()
     }
-    meta = {"format": _FORMAT, "model": spec.name, "config": config_json(spec)}
+    config = json.dumps(dataclasses.asdict(model.cfg), sort_keys=True)
+    meta = {"format": _FORMAT, "model": spec.name, "config": config}
     path = Path(path)
     with atomic_output(path) as tmp:
         save_file(state, str(tmp), metadata=meta)

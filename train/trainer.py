@@ -54,6 +54,21 @@ _VAL_QUALITIES = (0.0, 0.5, 1.0)
 _MAX_SKIPPED = 20
 
 
+@torch.no_grad()
+def copy_norm_statistics(src: nn.Module, dst: nn.Module) -> None:
+    """Copy BatchNorm running statistics from `src` to its average `dst`.
+
+    The EMA averages parameters only (``use_buffers=False`` keeps the coding tables and
+    window indices out of it), so the running statistics it exports are the live ones.
+    """
+    targets = dict(dst.named_modules())
+    for name, m in src.named_modules():
+        if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats:
+            t = targets[name]
+            for buf in ("running_mean", "running_var", "num_batches_tracked"):
+                getattr(t, buf).copy_(getattr(m, buf))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run needs (stored in its checkpoints).
@@ -261,8 +276,13 @@ class _Run:
         self.weights = self.out / "last.safetensors"
         self.spec = get_spec(cfg.model)
         resume = self.ckpt.exists()
-        # Shipped weights (or --init) when starting; a checkpoint overwrites them.
-        self.model = load_model(cfg.model, "cpu", None if resume else cfg.init).model
+        # Shipped weights (or --init) when starting; a checkpoint overwrites them. The
+        # network is built as its weights file says (weights carry their design): a
+        # resumed run keeps its own design even after the registry's default moved on.
+        start = cfg.init
+        if resume:
+            start = str(self.weights) if self.weights.exists() else None
+        self.model = load_model(cfg.model, "cpu", start).model
         self.model.to(self.device).train()
         named = list(self.model.named_parameters())
         self.aux_params = [p for n, p in named if n.endswith("quantiles")]
@@ -330,7 +350,15 @@ class _Run:
         self.opt.load_state_dict(state["opt"])
         self.aux_opt.load_state_dict(state["aux_opt"])
         if self.ema is not None and "ema" in state:
-            self.ema.load_state_dict(state["ema"])
+            # Through load_state: the average's coding-table buffers take the stored
+            # sizes (the network may have been built from exported weights, whose
+            # tables were rebuilt).
+            averaged = dict(state["ema"])
+            self.ema.n_averaged.copy_(averaged.pop("n_averaged"))
+            load_state(
+                self.ema.module,
+                {k.removeprefix("module."): v for k, v in averaged.items()},
+            )
         self.step, self.elapsed = state["step"], state["elapsed"]
         self.data = list(dict.fromkeys([*state.get("data", ()), *self.data]))
         if self.rank == 0:
@@ -404,6 +432,7 @@ class _Run:
         self.aux_opt.step()
         if self.ema is not None:
             self.ema.update_parameters(self.model)
+            copy_norm_statistics(self.model, self.ema.module)
         self.step += 1
         row = {k: v.item() for k, v in parts.items()}
         return {**row, "aux": aux_loss.item(), "lr": lr}

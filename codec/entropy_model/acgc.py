@@ -56,15 +56,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2lic.codec.entropy_model.context.channel import AdaptiveChannelContext
+from s2lic.codec.entropy_model.context.channel import (
+    AdaptiveChannelContext,
+    AdaptiveChannelContextV1,
+)
 from s2lic.codec.entropy_model.context.checkerboard import (
     SpatialContext,
     anchor_mask,
     gather,
     scatter,
 )
-from s2lic.codec.entropy_model.context.global_inter import GlobalInterContext
-from s2lic.codec.entropy_model.hyperprior import HyperAnalysis, HyperSynthesis
+from s2lic.codec.entropy_model.context.global_inter import (
+    GlobalInterContext,
+    GlobalInterContextV1,
+)
+from s2lic.codec.entropy_model.hyperprior import hyperprior
 from s2lic.codec.layers.stacked import StackedConv2d, StackedSequential, run_one
 from s2lic.entropy.coders.base import CdfTable, EntropyCoder
 from s2lic.entropy.compressai_lite import (
@@ -92,6 +98,12 @@ CODING_DTYPE = torch.float64
 Quantize = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+_CONTEXTS = {
+    "paper": (AdaptiveChannelContext, GlobalInterContext),
+    "v1": (AdaptiveChannelContextV1, GlobalInterContextV1),
+}
+
+
 def scale_table() -> torch.Tensor:
     """The 64 log-spaced Gaussian scales of the coding tables (Ballé's defaults)."""
     return torch.exp(
@@ -116,6 +128,11 @@ class ACGCConfig:
         ag_head_dim: channels per head of the AG attention.
         ag_grid: AG reference points per side.
         ag_cpb_hidden: hidden width of the AG position bias MLP.
+        contexts: design of AC and AG: "paper" (the paper's modules) or "v1" (the
+            first design, which the weights ``b8ec76ff`` of s2lic-s use: AC with
+            crossed gates, AG without its depth-wise branch; docs/model.md).
+        hyperprior: "paper" (3x3 convolutions, sub-pixel up-sampling) or "elic"
+            (the first design's, ELIC's 5x5 strided convolutions).
     """
 
     latent_channels: int = 320
@@ -129,6 +146,13 @@ class ACGCConfig:
     ag_head_dim: int = 32
     ag_grid: int = 8
     ag_cpb_hidden: int = 64
+    # Defaults of fields added after weights shipped keep those weights' behaviour.
+    contexts: str = "v1"
+    hyperprior: str = "elic"
+
+    def __post_init__(self) -> None:
+        if self.contexts not in _CONTEXTS:
+            raise ValueError(f"unknown contexts {self.contexts!r}: choose paper or v1")
 
     @property
     def slice_channels(self) -> int:
@@ -232,16 +256,18 @@ class ACGCEntropyModel(nn.Module):
         self.cfg = cfg
         sc = cfg.slice_channels
         hyper_out = 2 * M
-        self.h_a = HyperAnalysis(M, cfg.hyper_channels, cfg.z_channels)
-        self.h_s = HyperSynthesis(cfg.z_channels, cfg.hyper_channels, hyper_out)
+        self.h_a, self.h_s = hyperprior(
+            cfg.hyperprior, M, cfg.hyper_channels, cfg.z_channels, hyper_out
+        )
         self.entropy_bottleneck = EntropyBottleneck(cfg.z_channels)
         self.gaussian_conditional = GaussianConditional(None)
 
         prev = (S - 1) * sc  # widest input of decoded slices (zero-padded in training)
         width = cfg.context_width
         # Slices 1..S-1 have a channel context; slice 0 gets zeros in its place.
-        self.ac = AdaptiveChannelContext(S - 1, prev, 2 * sc, width)
-        self.ag = GlobalInterContext(
+        ac, ag = _CONTEXTS[cfg.contexts]
+        self.ac = ac(S - 1, prev, 2 * sc, width)
+        self.ag = ag(
             S - 1,
             prev,
             sc,

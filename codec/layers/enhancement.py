@@ -3,18 +3,25 @@
 S2LIC (Wang et al., arXiv 2403.14471) borrows the enhancement module of Xie et al.,
 "Enhanced Invertible Encoding for Learned Image Compression", ACM MM 2021: residual
 dense blocks (Zhang et al., "Residual Dense Network for Image Super-Resolution", CVPR
-2018) around the image. This is a smaller module in that spirit, **not the paper's**:
-the reference ``EnhModule(64)`` is a dense block 3->64 of five convolutions with
-LeakyReLU, then 1x1 / 3x3 / 1x1 convolutions, then a dense block 64->3, with output
-``x + 0.2 f`` (~314 k parameters per direction); here one or more blocks of GELU dense
-layers between a head and a zero-initialised tail (so it starts as the identity), which
-can run at half resolution (pixel unshuffle) and with depth-wise separable convolutions
-because full-resolution dense convolutions dominate the codec's CPU time. An attention
-block from `s2lic.codec.layers.attention` can refine each dense block's output
-(``attention``; the paper has none), so attention ablations need no code change.
+2018) around the image. Two designs (`EnhancementConfig.design`):
 
-    x ─┬─> unshuffle ─> conv ─> DenseBlock x n ─> conv ─> shuffle ─(+)─> out
-       └─────────────────────────────────────────────────────────┘
+- ``"paper"``, `PaperEnhancement`: the reference ``EnhModule(64)``, a dense block 3->64
+  of five 3x3 convolutions with LeakyReLU(0.2), then 1x1 / 3x3 / 1x1 convolutions, then
+  a dense block 64->3, with output ``x + 0.2 f`` (~314 k parameters per direction; its
+  last convolutions start at zero, so the module starts as the identity)::
+
+      x ─┬─> DenseBlock(3->C) ─> 1x1 ─> 3x3 ─> 1x1 ─> DenseBlock(C->3) ─> *0.2 ─(+)─>
+         └────────────────────────────────────────────────────────────────────┘
+
+- ``"compact"``, `EnhancementModule`: a smaller module in that spirit, the first
+  design's (weights ``b8ec76ff`` of s2lic-s): blocks of GELU dense layers between a head
+  and a zero-initialised tail, which can run at half resolution (pixel unshuffle) and
+  with depth-wise separable convolutions, because full-resolution dense convolutions
+  dominate the codec's CPU time. An attention block from `s2lic.codec.layers.attention`
+  can refine each dense block's output (``attention``; the paper has none)::
+
+      x ─┬─> unshuffle ─> conv ─> DenseBlock x n ─> conv ─> shuffle ─(+)─> out
+         └─────────────────────────────────────────────────────────┘
 """
 
 from __future__ import annotations
@@ -26,7 +33,14 @@ from torch import nn
 
 from .attention import get_attention
 
-__all__ = ["EnhancementConfig", "DenseLayer", "DenseBlock", "EnhancementModule"]
+__all__ = [
+    "EnhancementConfig",
+    "DenseLayer",
+    "DenseBlock",
+    "EnhancementModule",
+    "PaperEnhancement",
+    "build_enhancement",
+]
 
 
 @dataclass(frozen=True)
@@ -36,12 +50,16 @@ class EnhancementConfig:
     Attributes:
         channels: feature width inside the module (0 disables the module).
         growth: channels added by each dense layer.
-        layers: dense layers per block.
-        blocks: residual dense blocks.
-        unshuffle: 1 = full resolution, 2 = half resolution through pixel unshuffle.
-        depthwise: depth-wise separable 3x3 convolutions in the dense layers.
+        layers: dense layers per block (the paper's blocks: 4, then an output conv).
+        blocks: residual dense blocks ("compact" only).
+        unshuffle: 1 = full resolution, 2 = half resolution through pixel unshuffle
+            ("compact" only).
+        depthwise: depth-wise separable 3x3 convolutions in the dense layers
+            ("compact" only).
         attention: `get_attention` name of the block applied to each dense block's
-            fused output before its residual ("none" in the paper).
+            fused output before its residual ("none" in the paper; "compact" only).
+        design: "paper" (`PaperEnhancement`) or "compact" (`EnhancementModule`, the
+            first design's).
     """
 
     channels: int = 64
@@ -51,6 +69,22 @@ class EnhancementConfig:
     unshuffle: int = 1
     depthwise: bool = False
     attention: str = "none"
+    # The default of a field added after weights shipped keeps those weights' module.
+    design: str = "compact"
+
+    def __post_init__(self) -> None:
+        if self.design not in ("paper", "compact"):
+            raise ValueError(f"unknown enhancement {self.design!r}: paper or compact")
+        if self.design == "paper" and (
+            self.blocks != 1
+            or self.unshuffle != 1
+            or self.depthwise
+            or self.attention != "none"
+        ):
+            raise ValueError(
+                "the paper's enhancement has one block at full resolution, "
+                "plain convolutions and no attention"
+            )
 
 
 class DenseLayer(nn.Module):
@@ -126,3 +160,58 @@ class EnhancementModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, 3, H, W) with H, W divisible by `unshuffle` -> same shape."""
         return x + self.shuffle(self.tail(self.body(self.head(self.unshuffle(x)))))
+
+
+class _LeakyDenseBlock(nn.Module):
+    """Xie et al.'s dense block: `layers` 3x3 convs + LeakyReLU(0.2) that each see all
+    earlier outputs, then a 3x3 output conv (zero-initialised)."""
+
+    def __init__(self, in_ch: int, out_ch: int, growth: int, layers: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv2d(in_ch + i * growth, growth, 3, padding=1) for i in range(layers)
+        )
+        self.out = nn.Conv2d(in_ch + layers * growth, out_ch, 3, padding=1)
+        self.act = nn.LeakyReLU(0.2)
+        for c in self.convs:  # the reference's Xavier initialisation scaled by 0.1
+            nn.init.xavier_normal_(c.weight, gain=0.1)
+            nn.init.zeros_(c.bias)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = [x]
+        for c in self.convs:
+            feats.append(self.act(c(torch.cat(feats, dim=1))))
+        return self.out(torch.cat(feats, dim=1))
+
+
+class PaperEnhancement(nn.Module):
+    """The paper's enhancement block (Xie et al.'s ``EnhBlock``): ``x + 0.2 f(x)``.
+
+    Args:
+        cfg: `channels` (the reference: 64), `growth` (32) and `layers` (4).
+        image_channels: channels of the image (3).
+    """
+
+    def __init__(self, cfg: EnhancementConfig, image_channels: int = 3) -> None:
+        super().__init__()
+        C = cfg.channels
+        self.body = nn.Sequential(
+            _LeakyDenseBlock(image_channels, C, cfg.growth, cfg.layers),
+            nn.Conv2d(C, C, 1),
+            nn.Conv2d(C, C, 3, padding=1),
+            nn.Conv2d(C, C, 1),
+            _LeakyDenseBlock(C, image_channels, cfg.growth, cfg.layers),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, 3, H, W) -> same shape."""
+        return x + 0.2 * self.body(x)
+
+
+def build_enhancement(cfg: EnhancementConfig) -> nn.Module:
+    """The enhancement module of `cfg` (the identity when ``channels == 0``)."""
+    if not cfg.channels:
+        return nn.Identity()
+    return PaperEnhancement(cfg) if cfg.design == "paper" else EnhancementModule(cfg)

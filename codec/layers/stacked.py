@@ -19,7 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["StackedConv2d", "StackedLinear", "StackedSequential", "run_one"]
+__all__ = [
+    "StackedBatchNorm2d",
+    "StackedConv2d",
+    "StackedLinear",
+    "StackedSequential",
+    "run_one",
+]
 
 
 class StackedConv2d(nn.Module):
@@ -104,16 +110,59 @@ class StackedLinear(nn.Module):
         return out.reshape(*x.shape[:-1], -1)
 
 
+class StackedBatchNorm2d(nn.BatchNorm2d):
+    """S independent BatchNorm2d layers over (B, s, C, H, W).
+
+    One `nn.BatchNorm2d` of ``S * C`` features holds every member's affine parameters
+    and running statistics, so that EMA, checkpoints and ``eval()`` treat it as any
+    BatchNorm. ``index=i`` normalises with (and, in training, updates) member i's part.
+    A training batch with one value per channel (batch 1 after a global pooling) is
+    normalised with the running statistics, which it leaves unchanged: batch statistics
+    of one value are undefined.
+    """
+
+    def __init__(self, members: int, channels: int) -> None:
+        super().__init__(members * channels)
+        self.members, self.channels = members, channels
+
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, index: int | None = None
+    ) -> torch.Tensor:
+        B, s, C, H, W = x.shape
+        part = slice(None) if index is None else slice(index * C, (index + 1) * C)
+
+        def sel(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[part]
+
+        batch_stats = self.training and B * H * W > 1
+        if batch_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+        out = F.batch_norm(
+            x.reshape(B, s * C, H, W),
+            sel(self.running_mean),
+            sel(self.running_var),
+            sel(self.weight),
+            sel(self.bias),
+            batch_stats,
+            self.momentum if self.momentum is not None else 0.1,
+            self.eps,
+        )
+        return out.view(B, s, C, H, W)
+
+
 class StackedSequential(nn.ModuleList):
     """Runs its layers in order, passing `index` to the stacked ones."""
 
     def forward(self, x: torch.Tensor, index: int | None = None) -> torch.Tensor:
         for layer in self:
-            if isinstance(layer, (StackedConv2d, StackedLinear, StackedSequential)):
+            if isinstance(layer, _STACKED):
                 x = layer(x, index)
             else:
                 x = layer(x)
         return x
+
+
+_STACKED = (StackedConv2d, StackedLinear, StackedBatchNorm2d, StackedSequential)
 
 
 def run_one(module: nn.Module, x: torch.Tensor, index: int) -> torch.Tensor:

@@ -184,11 +184,13 @@ class SwinV2Block(nn.Module):
 
 
 class SwinV2Stage(nn.Module):
-    """Residual stage of Swin-V2 blocks (alternately shifted) and a 3x3 convolution.
+    """Residual stage of Swin-V2 blocks (alternately shifted), the paper's RS2TB.
 
-    The convolution and the stage's residual connection (SwinIR's residual Swin
-    transformer block) are not in the S2LIC paper's figure, whose stages are the Swin-V2
-    blocks alone; docs/model.md, "Deviations from the paper".
+    The S2LIC paper's figure (`assets/arch.png`) draws each stage as feature embedding,
+    Swin-V2 blocks, feature un-embedding and a residual connection around them. With
+    ``conv`` (the first design, weights ``b8ec76ff``) a 3x3 convolution follows the
+    blocks inside the residual, as in SwinIR's residual Swin transformer block; it is
+    not in the paper's figure (docs/model.md).
 
     Args:
         dim: channels.
@@ -199,6 +201,7 @@ class SwinV2Stage(nn.Module):
         drop_path: stochastic depth per block (a float or one value per block).
         cpb_hidden: hidden width of the position bias MLPs.
         backend: attention backend.
+        conv: a 3x3 convolution after the blocks (SwinIR's; not the paper's).
     """
 
     def __init__(
@@ -211,6 +214,7 @@ class SwinV2Stage(nn.Module):
         drop_path: float | tuple[float, ...] = 0.0,
         cpb_hidden: int = 512,
         backend: str | None = None,
+        conv: bool = True,
     ) -> None:
         super().__init__()
         rates = drop_path if isinstance(drop_path, tuple) else (drop_path,) * depth
@@ -228,7 +232,7 @@ class SwinV2Stage(nn.Module):
             )
             for i in range(depth)
         )
-        self.conv = nn.Conv2d(dim, dim, 3, padding=1)
+        self.conv = nn.Conv2d(dim, dim, 3, padding=1) if conv else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) -> (B, C, H, W); pads to whole windows internally."""

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from s2lic.codec.layers.conv import conv
-from s2lic.codec.layers.enhancement import EnhancementConfig, EnhancementModule
+from s2lic.codec.layers.enhancement import EnhancementConfig, build_enhancement
 from s2lic.codec.transforms.stages import TransformConfig, build_stages
 
 __all__ = ["AnalysisTransform"]
@@ -33,9 +33,7 @@ class AnalysisTransform(nn.Module):
         backend: str | None = None,
     ) -> None:
         super().__init__()
-        self.enh = (
-            EnhancementModule(enhancement) if enhancement.channels else nn.Identity()
-        )
+        self.enh = build_enhancement(enhancement)
         ins = (3, *cfg.dims[:-1])
         self.down = nn.ModuleList(
             conv(i, o, 5 if n == 0 else 3, stride=2)

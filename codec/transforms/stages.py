@@ -26,6 +26,8 @@ class TransformConfig:
         mlp_ratio: MLP hidden width / dims.
         cpb_hidden: hidden width of the continuous position bias MLPs.
         drop_path: largest stochastic-depth rate (linearly increasing over blocks).
+        stage_conv: a 3x3 convolution closing each stage (SwinIR's, the first
+            design's; the paper's stages have none).
     """
 
     dims: tuple[int, int, int] = (192, 192, 192)
@@ -35,6 +37,8 @@ class TransformConfig:
     mlp_ratio: float = 4.0
     cpb_hidden: int = 512
     drop_path: float = 0.1
+    # The default of a field added after weights shipped keeps those weights' stages.
+    stage_conv: bool = True
 
     def drop_path_rates(self) -> list[tuple[float, ...]]:
         """Per-stage stochastic-depth rates, linearly spaced over all blocks."""
@@ -60,6 +64,7 @@ def build_stages(cfg: TransformConfig, backend: str | None = None) -> nn.ModuleL
             rates[s],
             cfg.cpb_hidden,
             backend,
+            cfg.stage_conv,
         )
         for s in range(3)
     )

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from s2lic.codec.layers.conv import deconv, subpel_conv
-from s2lic.codec.layers.enhancement import EnhancementConfig, EnhancementModule
+from s2lic.codec.layers.enhancement import EnhancementConfig, build_enhancement
 from s2lic.codec.transforms.stages import TransformConfig, build_stages
 
 __all__ = ["StageHook", "SynthesisTransform"]
@@ -45,9 +45,7 @@ class SynthesisTransform(nn.Module):
         )
         self.stages = build_stages(cfg, backend)
         self.out = subpel_conv(cfg.dims[-1], 3, 2)
-        self.enh = (
-            EnhancementModule(enhancement) if enhancement.channels else nn.Identity()
-        )
+        self.enh = build_enhancement(enhancement)
 
     def forward(
         self, y_hat: torch.Tensor, hook: StageHook | None = None

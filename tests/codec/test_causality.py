@@ -14,15 +14,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from s2lic.codec import api
 from s2lic.codec.entropy_model.context.checkerboard import anchor_mask
+from tests.conftest import tiny_variant
 
 H = W = 8
 
 
-@pytest.fixture(scope="module")
-def model():  # type: ignore[no-untyped-def]
-    entropy = api.get_codec("s2lic-tiny").model.entropy
+@pytest.fixture(scope="module", params=["paper", "v1"])
+def model(request):  # type: ignore[no-untyped-def]
+    """Four slices (three stacked context members) of each AC / AG design."""
+    entropy = tiny_variant(request.param).entropy
     nets = entropy.coding_nets()
     gen = torch.Generator().manual_seed(0)
     z_hat = torch.randn(1, entropy.cfg.z_channels, H // 4, W // 4, generator=gen)

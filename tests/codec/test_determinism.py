@@ -10,7 +10,7 @@ from s2lic.codec.entropy_model.acgc import MEAN_STEP
 from s2lic.codec.runtime import num_threads
 from s2lic.codec.zoo import load_model
 from s2lic.entropy.coders import get_coder
-from tests.conftest import smooth_image
+from tests.conftest import smooth_image, tiny_variant
 
 
 def _image(h: int, w: int) -> torch.Tensor:
@@ -22,7 +22,15 @@ def shipped() -> torch.nn.Module:
     return load_model("s2lic-s").model
 
 
-def test_encode_and_decode_agree_across_thread_counts(shipped: torch.nn.Module) -> None:
+@pytest.fixture(scope="module", params=["shipped", "paper"])
+def design(request: pytest.FixtureRequest) -> torch.nn.Module:
+    """The shipped weights (first design) and a model of the paper's AC / AG."""
+    if request.param == "paper":
+        return tiny_variant("paper")
+    return request.getfixturevalue("shipped")
+
+
+def test_encode_and_decode_agree_across_thread_counts(design: torch.nn.Module) -> None:
     """Files coded with one thread count decode exactly with another, both ways.
 
     The encoder itself need not give the same file under another thread count: g_a is
@@ -34,10 +42,10 @@ def test_encode_and_decode_agree_across_thread_counts(shipped: torch.nn.Module) 
     x = _image(128, 192)
     for enc_threads, dec_threads in ((2, 1), (1, 2)):
         with num_threads(enc_threads):
-            enc = shipped.compress(x, 0.7, coder)
-            reference = shipped.synthesize(enc.y_hat, 0.7)
+            enc = design.compress(x, 0.7, coder)
+            reference = design.synthesize(enc.y_hat, 0.7)
         with num_threads(dec_threads):
-            x_dec, symbols = shipped.decompress(enc.streams, enc.shape, 0.7, coder)
+            x_dec, symbols = design.decompress(enc.streams, enc.shape, 0.7, coder)
         for a, b in zip(symbols, enc.symbols, strict=True):
             assert np.array_equal(a, b)
         # The synthesis is float32 and may differ in the last bits across thread

@@ -7,9 +7,15 @@ import math
 import pytest
 import torch
 
-from s2lic.codec.entropy_model.context.channel import AdaptiveChannelContext
+from s2lic.codec.entropy_model.context.channel import (
+    AdaptiveChannelContext,
+    AdaptiveChannelContextV1,
+)
 from s2lic.codec.entropy_model.context.checkerboard import anchor_mask, gather, scatter
-from s2lic.codec.entropy_model.context.global_inter import GlobalInterContext
+from s2lic.codec.entropy_model.context.global_inter import (
+    GlobalInterContext,
+    GlobalInterContextV1,
+)
 from s2lic.codec.layers.attention_fn import window_attention
 from s2lic.codec.layers.enhancement import EnhancementConfig, EnhancementModule
 from s2lic.codec.layers.gain import QualityGain
@@ -144,24 +150,32 @@ def test_stacked_conv_members_and_prefix() -> None:
     torch.testing.assert_close(lin(v[:, 1:2], 1), lin(v)[:, 1:2])
 
 
-def test_context_modules_shapes() -> None:
+@pytest.mark.parametrize(
+    "ac, ag",
+    [
+        (AdaptiveChannelContext, GlobalInterContext),
+        (AdaptiveChannelContextV1, GlobalInterContextV1),
+    ],
+)
+def test_context_modules_shapes(ac, ag) -> None:  # type: ignore[no-untyped-def]
     prev = torch.randn(2, 3, 32, 6, 10)
-    assert AdaptiveChannelContext(3, 32, 16, 24).eval()(prev).shape == (2, 3, 16, 6, 10)
-    ag = GlobalInterContext(3, 32, 8, 32, head_dim=16, grid=4).eval()
-    assert ag(prev).shape == (2, 3, 8, 6, 10)
-    assert run_one(ag, prev[:, 1, :20], 1).shape == (2, 8, 6, 10)
+    assert ac(3, 32, 16, 24).eval()(prev).shape == (2, 3, 16, 6, 10)
+    g = ag(3, 32, 8, 32, head_dim=16, grid=4).eval()
+    assert g(prev).shape == (2, 3, 8, 6, 10)
+    assert run_one(g, prev[:, 1, :20], 1).shape == (2, 8, 6, 10)
 
 
-def test_global_context_is_global() -> None:
+@pytest.mark.parametrize("ag", [GlobalInterContext, GlobalInterContextV1])
+def test_global_context_is_global(ag) -> None:  # type: ignore[no-untyped-def]
     """AG output at one corner depends on inputs near the opposite corner."""
-    ag = GlobalInterContext(1, 16, 4, 16, head_dim=8, grid=4)
+    g = ag(1, 16, 4, 16, head_dim=8, grid=4)
     prev = torch.randn(1, 1, 16, 16, 16, requires_grad=True)
-    ag(prev)[0, 0, :, 0, 0].sum().backward()
+    g(prev)[0, 0, :, 0, 0].sum().backward()
     assert prev.grad[0, 0, :, 13, 13].abs().sum() > 0
 
 
 def test_global_context_offsets_start_on_grid() -> None:
-    ag = GlobalInterContext(1, 16, 4, 16, head_dim=8, grid=4)
+    ag = GlobalInterContext(1, 16, 4, 16, head_dim=8, grid=4).attention
     pts = ag.sample_points(ag.q(torch.randn(1, 1, 16, 8, 8)))
     c = torch.tensor([-0.75, -0.25, 0.25, 0.75])
     torch.testing.assert_close(pts[0, 0, :, :, 0], c.expand(4, 4))

@@ -8,7 +8,7 @@ import torch
 from s2lic.codec.registry import get_spec, list_models
 from s2lic.codec.zoo import load_model
 from s2lic.entropy.coders import get_coder, list_coders
-from tests.conftest import smooth_image
+from tests.conftest import smooth_image, tiny_variant
 
 MODELS = list_models()
 
@@ -56,16 +56,18 @@ def test_eval_forward_matches_coding() -> None:
     torch.testing.assert_close(out.y_hat, enc.y_hat, atol=1e-5, rtol=0)
 
 
-def test_batched_training_pass_matches_slice_loop() -> None:
+@pytest.mark.parametrize("contexts", ["paper", "v1"])
+def test_batched_training_pass_matches_slice_loop(contexts: str) -> None:
     """The one-pass training path computes the same network as the decoding loop.
 
     Fed the decoded slices as its context, the batched pass must reproduce the loop's
-    scales, means and y_hat (the loop is what the encoder and decoder run).
+    scales, means and y_hat (the loop is what the encoder and decoder run), for four
+    slices (three stacked context members) of each AC / AG design.
     """
-    loaded = load_model("s2lic-tiny")
-    ent = loaded.model.entropy
+    model = tiny_variant(contexts)
+    ent = model.entropy
     with torch.no_grad():
-        y = loaded.model.gain(loaded.model.g_a(_image()), torch.tensor([0.5])) * 3
+        y = model.gain(model.g_a(_image()), torch.tensor([0.5])) * 3
         z = ent.h_a(y)
         med = ent._z_medians()
         hyper = ent.h_s(torch.round(z - med) + med)

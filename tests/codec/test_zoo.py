@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 import tomllib
 import torch
+from safetensors.torch import load_file, save_file
 
 from s2lic.codec import zoo
+from s2lic.codec.models.s2lic import S2LICConfig
 from s2lic.codec.registry import UnknownModelError, get_spec, list_models, spec_from_id
 from s2lic.codec.zoo import (
     WeightsError,
+    config_from_json,
     config_json,
-    config_matches,
     load_model,
     read_manifest,
     save_weights,
@@ -50,9 +52,13 @@ def test_paper_model_size() -> None:
     assert (cfg.entropy.latent_channels, cfg.entropy.num_slices) == (320, 10)
     assert cfg.analysis.depths == (1, 2, 3) and cfg.synthesis.depths == (3, 2, 1)
     assert cfg.analysis.heads == (4, 8, 16) and cfg.analysis.window_size == 8
+    # The paper's modules everywhere (tests/codec/test_paper_modules.py).
+    assert (cfg.entropy.contexts, cfg.entropy.hyperprior) == ("paper", "paper")
+    assert (cfg.enhancement.design, cfg.enhancement.channels) == ("paper", 64)
+    assert not cfg.analysis.stage_conv and not cfg.synthesis.stage_conv
     with torch.device("meta"):
         model = spec.factory(cfg)
-    assert 50e6 < sum(p.numel() for p in model.parameters()) < 70e6
+    assert 80e6 < sum(p.numel() for p in model.parameters()) < 95e6
 
 
 def test_random_weights_are_reproducible() -> None:
@@ -130,22 +136,63 @@ def test_wrong_weights_are_refused(tmp_path: Path) -> None:
 
 
 def test_config_fields_added_later_default_to_the_old_behaviour() -> None:
-    spec = get_spec("s2lic-tiny")
+    spec = get_spec("s2lic-s")
     stored = json.loads(config_json(spec))
-    assert config_matches(json.dumps(stored), spec.config)
-    del stored["enhancement"]["attention"]  # weights saved before the field existed
-    assert config_matches(json.dumps(stored), spec.config)
-    other = dataclasses.replace(
+    assert config_from_json(json.dumps(stored), S2LICConfig) == spec.config
+    # Weights saved before these fields existed get the first design's modules.
+    for group, name in [
+        ("enhancement", "attention"),
+        ("enhancement", "design"),
+        ("entropy", "contexts"),
+        ("entropy", "hyperprior"),
+        ("analysis", "stage_conv"),
+    ]:
+        del stored[group][name]
+    assert config_from_json(json.dumps(stored), S2LICConfig) == spec.config
+    stored["entropy"]["unknown_field"] = 1
+    with pytest.raises(ValueError, match="unknown_field"):
+        config_from_json(json.dumps(stored), S2LICConfig)
+    with pytest.raises(ValueError):
+        config_from_json("not json", S2LICConfig)
+
+
+def test_weights_are_built_as_the_design_they_were_trained_with(
+    tmp_path: Path,
+) -> None:
+    """Weights carry their design: those of an older design still load and code
+    after the registry's default design changed."""
+    spec = get_spec("s2lic-tiny")
+    assert spec.config.entropy.contexts == "paper"
+    old = dataclasses.replace(
         spec.config,
-        enhancement=dataclasses.replace(spec.config.enhancement, attention="se"),
+        entropy=dataclasses.replace(spec.config.entropy, contexts="v1"),
     )
-    assert not config_matches(json.dumps(stored), other)
-    stored["enhancement"]["channels"] += 1
-    assert not config_matches(json.dumps(stored), spec.config)
-    stored["enhancement"]["channels"] -= 1
-    stored["enhancement"]["unknown_field"] = 1
-    assert not config_matches(json.dumps(stored), spec.config)
-    assert not config_matches("not json", spec.config)
+    model = spec.factory(old)
+    model.entropy.update(force=True)
+    path = tmp_path / "old-design.safetensors"
+    save_weights(spec, model.eval(), path, half=False)
+    loaded = load_model("s2lic-tiny", weights=path)
+    assert loaded.spec.config == old
+    assert type(loaded.model.entropy.ac).__name__ == "AdaptiveChannelContextV1"
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x, 0.5).x_hat, model(x, 0.5).x_hat)
+    # A design this version does not know is refused in one line.
+    meta = json.loads(config_json(spec))
+    meta["entropy"]["contexts_v9"] = "future"
+    state = load_file(str(path))
+    future = tmp_path / "future.safetensors"
+    save_file(
+        state,
+        str(future),
+        metadata={
+            "format": "s2lic-weights-1",
+            "model": "s2lic-tiny",
+            "config": json.dumps(meta),
+        },
+    )
+    with pytest.raises(WeightsError, match="cannot build .*upgrade s2lic"):
+        load_model("s2lic-tiny", weights=future)
 
 
 def test_shipped_manifest_parses() -> None:

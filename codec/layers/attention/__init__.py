@@ -1,12 +1,14 @@
 """Channel, spatial and global attention blocks, built by name with `get_attention`.
 
 Every block maps ``(B, C, H, W)`` to the same shape and cites its paper. The codec uses
-`ChannelGate` and `SpatialGate` in the AC context, `DeformableAttention` in the AG
-context and any block by name in the enhancement module (`EnhancementConfig.attention`).
+`ChannelMap` and `SpatialMap` in the AC and AG contexts (`ChannelGate` and
+`SpatialGate` in the AC of the first design), `DeformableAttention` in the AG context
+and any block by name in the enhancement module (`EnhancementConfig.attention`).
 """
 
 from .channel import (
     ChannelGate,
+    ChannelMap,
     EfficientChannelAttention,
     FrequencyChannelAttention,
     GatedChannelTransform,
@@ -23,6 +25,7 @@ from .spatial import (
     EfficientLocalAttention,
     LargeKernelAttention,
     SpatialGate,
+    SpatialMap,
     TripletAttention,
 )
 
@@ -30,6 +33,7 @@ __all__ = [
     "ATTENTION_BLOCKS",
     "CBAM",
     "ChannelGate",
+    "ChannelMap",
     "ChannelSelfAttention",
     "CoordinateAttention",
     "DeformableAttention",
@@ -41,6 +45,7 @@ __all__ = [
     "LargeKernelAttention",
     "SimAM",
     "SpatialGate",
+    "SpatialMap",
     "SqueezeExcitation",
     "TripletAttention",
     "attention_names",

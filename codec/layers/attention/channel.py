@@ -14,10 +14,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..stacked import StackedConv2d, StackedSequential
+from ..stacked import StackedBatchNorm2d, StackedConv2d, StackedSequential
 
 __all__ = [
     "ChannelGate",
+    "ChannelMap",
     "SqueezeExcitation",
     "EfficientChannelAttention",
     "eca_kernel_size",
@@ -72,6 +73,45 @@ class ChannelGate(StackedSequential):
         if self.max_pool:
             logits = logits + super().forward(x.amax(dim=(-2, -1), keepdim=True), index)
         return torch.sigmoid(logits)
+
+
+class ChannelMap(StackedSequential):
+    """Per-channel gate in (0, 1): AvgPool-Conv-BN-GELU-Conv-Sigmoid.
+
+    The channel interaction of MixFormer (Chen et al., "MixFormer: Mixing Features
+    across Windows and Dimensions", CVPR 2022), which S2LIC draws as its C_Map
+    (`assets/ACGC.png`): the global average of one branch gates the channels of the
+    other. The convolutions are 1x1 (MixFormer's; the S2LIC figure gives no size).
+
+    Args:
+        channels: C of the input and of the gate.
+        reduction: hidden width is ``max(C // reduction, min_hidden)`` (MixFormer: 8).
+        min_hidden: smallest hidden width.
+        members: stacked weight sets (1 for a plain module).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 8,
+        min_hidden: int = 4,
+        members: int = 1,
+    ) -> None:
+        hidden = max(channels // reduction, min_hidden)
+        super().__init__(
+            [
+                StackedConv2d(members, channels, hidden, 1),
+                StackedBatchNorm2d(members, hidden),
+                nn.GELU(),
+                StackedConv2d(members, hidden, channels, 1),
+            ]
+        )
+
+    def forward(self, x: torch.Tensor, index: int | None = None) -> torch.Tensor:
+        """x: (B, C, H, W) or (B, s, C, H, W) -> gate of shape (..., C, 1, 1)."""
+        if x.dim() == 4:
+            return self(x.unsqueeze(1), index).squeeze(1)
+        return torch.sigmoid(super().forward(x.mean(dim=(-2, -1), keepdim=True), index))
 
 
 class SqueezeExcitation(nn.Module):

@@ -8,7 +8,9 @@ a log-spaced continuous position bias of the query-key displacement (Swin-V2), g
 global context at a cost linear in the number of positions.
 
     x ─> q ─> pool to grid ─> offsets ─> points ─> grid_sample(x) ─> k, v
-           └──────────────────── attention(q, k, v) + bias(q - points) ─> 1x1 ─> out
+           └──────────────────── attention(q, k, v) + bias(q - points) ─> proj ─> out
+
+The projection is a 1x1 convolution, or k x k (``proj_kernel``; S2LIC's AG: 5x5).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class DeformableAttention(nn.Module):
         cpb_hidden: hidden width of the position bias MLP.
         members: stacked networks.
         residual: return ``x + out`` (needs out_channels == C).
+        proj_kernel: kernel of the output projection (odd).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class DeformableAttention(nn.Module):
         cpb_hidden: int = 64,
         members: int = 1,
         residual: bool = False,
+        proj_kernel: int = 1,
     ) -> None:
         super().__init__()
         S, out_channels, dim = members, out_channels or in_channels, dim or in_channels
@@ -78,7 +82,7 @@ class DeformableAttention(nn.Module):
         self.k = StackedConv2d(S, in_channels, dim, 1)
         self.v = StackedConv2d(S, in_channels, dim, 1)
         self.bias = LogSpacedPositionBias(self.heads, cpb_hidden, members=S)
-        self.proj = StackedConv2d(S, dim, out_channels, 1)
+        self.proj = StackedConv2d(S, dim, out_channels, proj_kernel)
 
     def sample_points(self, q: torch.Tensor, index: int | None = None) -> torch.Tensor:
         """Points (B, s, g, g, 2) as (x, y) in [-1, 1] from queries (B, s, D, H, W)."""

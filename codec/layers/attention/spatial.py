@@ -1,8 +1,9 @@
 """Spatial and hybrid attention: re-weight positions (and channels) of a feature map.
 
 Every block maps ``(B, C, H, W)`` to the same shape. The papers' BatchNorm layers are
-left out or replaced by GroupNorm: a codec runs at batch size 1, where batch statistics
-are meaningless. `SpatialGate` also takes ``members`` (stacked weight sets, see
+left out or replaced by GroupNorm (these blocks also serve models trained with batch 1),
+except in `SpatialMap`, the S2LIC paper's S_Map. `SpatialGate` and `SpatialMap` also
+take ``members`` (stacked weight sets, see
 `s2lic.codec.layers.stacked`) because the entropy model's AC context uses it.
 """
 
@@ -13,11 +14,12 @@ import math
 import torch
 from torch import nn
 
-from ..stacked import StackedConv2d, StackedSequential
+from ..stacked import StackedBatchNorm2d, StackedConv2d, StackedSequential
 from .channel import ChannelGate
 
 __all__ = [
     "SpatialGate",
+    "SpatialMap",
     "CBAM",
     "TripletAttention",
     "CoordinateAttention",
@@ -65,6 +67,46 @@ class SpatialGate(StackedSequential):
             return self(x.unsqueeze(1), index).squeeze(1)
         inp = channel_pool(x, dim=2) if self.pooled else x
         return torch.sigmoid(super().forward(inp, index))
+
+
+class SpatialMap(StackedSequential):
+    """Per-position gate in (0, 1): Conv-BN-GELU-Conv-Sigmoid to one channel.
+
+    The spatial interaction of MixFormer (Chen et al., CVPR 2022), which S2LIC draws as
+    its S_Map (`assets/ACGC.png`): one branch decides where the other one counts. The
+    convolutions are 1x1 (MixFormer's; the S2LIC figure gives no size). Unlike the
+    other blocks of this module it keeps the papers' BatchNorm, which at inference is
+    a fixed affine map of the running statistics.
+
+    Args:
+        channels: C of the input.
+        reduction: hidden width is ``max(C // reduction, min_hidden)`` (MixFormer: 16).
+        min_hidden: smallest hidden width.
+        members: stacked weight sets (1 for a plain module).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        reduction: int = 16,
+        min_hidden: int = 4,
+        members: int = 1,
+    ) -> None:
+        hidden = max(channels // reduction, min_hidden)
+        super().__init__(
+            [
+                StackedConv2d(members, channels, hidden, 1),
+                StackedBatchNorm2d(members, hidden),
+                nn.GELU(),
+                StackedConv2d(members, hidden, 1, 1),
+            ]
+        )
+
+    def forward(self, x: torch.Tensor, index: int | None = None) -> torch.Tensor:
+        """x: (B, C, H, W) or (B, s, C, H, W) -> gate of shape (..., 1, H, W)."""
+        if x.dim() == 4:
+            return self(x.unsqueeze(1), index).squeeze(1)
+        return torch.sigmoid(super().forward(x, index))
 
 
 class CBAM(nn.Module):
