@@ -40,6 +40,7 @@ __all__ = [
     "save_weights",
     "config_json",
     "config_from_json",
+    "stored_config",
 ]
 
 _SEED = 20240321  # fixed: random-init models must be identical at both ends
@@ -80,9 +81,9 @@ class LoadedModel:
     source: str
 
 
-def config_json(spec: ModelSpec) -> str:
-    """Canonical JSON of a model config (compared on load)."""
-    return json.dumps(dataclasses.asdict(spec.config), sort_keys=True)
+def config_json(config: Any) -> str:
+    """Canonical JSON of a model config (what weights files store)."""
+    return json.dumps(dataclasses.asdict(config), sort_keys=True)
 
 
 def config_from_json(stored: str, cls: type[Any]) -> Any:
@@ -117,6 +118,22 @@ def _build(data: Any, cls: type[Any]) -> Any:
         return cls(**values)
     except TypeError as e:
         raise ValueError(f"{cls.__name__}: {e}") from None
+
+
+def stored_config(path: Path) -> str:
+    """The configuration JSON a weights file stores (its design).
+
+    Raises:
+        WeightsError: unreadable, or not s2lic weights.
+    """
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsError(f"cannot read weights {path}: {e}") from None
+    if meta.get("format") != _FORMAT or "config" not in meta:
+        raise WeightsError(f"{path} holds no s2lic weights")
+    return meta["config"]
 
 
 def _sha256(path: Path) -> str:
@@ -293,8 +310,7 @@ def save_weights(
         k: (v.half() if half and k in params else v).detach().cpu().contiguous()
         for k, v in model.state_dict().items()
     }
-    config = json.dumps(dataclasses.asdict(model.cfg), sort_keys=True)
-    meta = {"format": _FORMAT, "model": spec.name, "config": config}
+    meta = {"format": _FORMAT, "model": spec.name, "config": config_json(model.cfg)}
     path = Path(path)
     with atomic_output(path) as tmp:
         save_file(state, str(tmp), metadata=meta)

@@ -26,11 +26,10 @@ import tomllib
 import torch
 
 from s2lic.codec.fileio import atomic_output
-from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import (
-    config_json,
     load_model,
     save_weights,
+    stored_config,
     weights_dir,
 )
 from s2lic.eval.codecs import S2LICCodec, make_codec
@@ -208,7 +207,7 @@ def record(
         "sha256": sha256,
         **({"release": release} if release else {}),
         **({"parent": parent_id} if parent_id else {}),
-        "config": config_json(get_spec(model)),
+        "config": stored_config(folder / file),  # the design the file was built as
         "date": date.today().isoformat(),
         "license": (
             "Apache-2.0; trained on ../shared/data/train, which includes research-only "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from s2lic.codec.registry import get_spec
 from s2lic.codec.zoo import load_model, read_manifest, save_weights
 from s2lic.eval.curves import Curve
 from s2lic.train.ship import (
@@ -18,6 +20,7 @@ from s2lic.train.ship import (
     record,
     ship,
 )
+from tests.conftest import tiny_variant
 
 
 def _curve(bpp: list[float], psnr: list[float]) -> Curve:
@@ -129,3 +132,23 @@ def test_ship_and_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     # The zoo now loads the newest weights by default, verified by sha256.
     shipped = load_model("s2lic-tiny")
     assert shipped.trained and shipped.weights_id == bytes.fromhex(sha)[:4]
+
+
+def test_record_keeps_the_design_of_the_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest records the design a weights file was built as, not the
+    registry's current one (they differ when a model's design moved on)."""
+    monkeypatch.setenv("S2LIC_WEIGHTS", str(tmp_path))
+    model = tiny_variant("v1")
+    candidate = tmp_path / "cand.safetensors"
+    save_weights(get_spec("s2lic-tiny"), model, candidate)
+    name, sha = ship(candidate, "s2lic-tiny", tmp_path)
+    round_ = {"steps": 1, "minutes": 1.0, "trained_on": "cpu"}
+    record("s2lic-tiny", name, sha, round_, {"bd_rate_vs_jpeg": -1.0}, tmp_path)
+    entry = read_manifest(tmp_path)["s2lic-tiny"]["weights"][sha[:8]]
+    stored = json.loads(entry["config"])
+    assert stored["entropy"]["contexts"] == "v1"
+    registry = get_spec("s2lic-tiny").config.entropy
+    assert stored["entropy"]["num_slices"] == 4 != registry.num_slices
+    assert load_model("s2lic-tiny").spec.config.entropy.contexts == "v1"

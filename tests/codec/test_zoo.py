@@ -137,7 +137,7 @@ def test_wrong_weights_are_refused(tmp_path: Path) -> None:
 
 def test_config_fields_added_later_default_to_the_old_behaviour() -> None:
     spec = get_spec("s2lic-s")
-    stored = json.loads(config_json(spec))
+    stored = json.loads(config_json(spec.config))
     assert config_from_json(json.dumps(stored), S2LICConfig) == spec.config
     # Weights saved before these fields existed get the first design's modules.
     for group, name in [
@@ -178,7 +178,7 @@ def test_weights_are_built_as_the_design_they_were_trained_with(
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x, 0.5).x_hat, model(x, 0.5).x_hat)
     # A design this version does not know is refused in one line.
-    meta = json.loads(config_json(spec))
+    meta = json.loads(config_json(spec.config))
     meta["entropy"]["contexts_v9"] = "future"
     state = load_file(str(path))
     future = tmp_path / "future.safetensors"
