@@ -272,8 +272,8 @@ class ACGCEntropyModel(nn.Module):
             prev,
             sc,
             width,
-            cfg.ag_head_dim,
-            cfg.ag_grid,
+            head_dim=cfg.ag_head_dim,
+            grid=cfg.ag_grid,
             cpb_hidden=cfg.ag_cpb_hidden,
         )
         self.spatial = SpatialContext(S, sc, 2 * sc, cfg.spatial_kernel)

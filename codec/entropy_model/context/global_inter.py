@@ -25,6 +25,8 @@ deformable attention alone, with a 1x1 projection; docs/model.md.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -87,7 +89,7 @@ class GlobalInterContextV1(DeformableAttention):
     """The first design (weights ``b8ec76ff``): the deformable attention branch alone,
     with a 1x1 projection to the context.
 
-    Args: as `GlobalInterContext`.
+    Args: as `GlobalInterContext` (`attention`: its keyword arguments).
     """
 
     def __init__(
@@ -96,18 +98,6 @@ class GlobalInterContextV1(DeformableAttention):
         in_channels: int,
         out_channels: int,
         dim: int,
-        head_dim: int = 32,
-        grid: int = 8,
-        offset_range: float = 2.0,
-        cpb_hidden: int = 64,
+        **attention: Any,
     ) -> None:
-        super().__init__(
-            in_channels,
-            out_channels,
-            dim,
-            head_dim,
-            grid,
-            offset_range,
-            cpb_hidden,
-            members=members,
-        )
+        super().__init__(in_channels, out_channels, dim, members=members, **attention)

@@ -19,6 +19,7 @@ from ..stacked import StackedBatchNorm2d, StackedConv2d, StackedSequential
 __all__ = [
     "ChannelGate",
     "ChannelMap",
+    "interaction_layers",
     "SqueezeExcitation",
     "EfficientChannelAttention",
     "eca_kernel_size",
@@ -98,20 +99,25 @@ class ChannelMap(StackedSequential):
         members: int = 1,
     ) -> None:
         hidden = max(channels // reduction, min_hidden)
-        super().__init__(
-            [
-                StackedConv2d(members, channels, hidden, 1),
-                StackedBatchNorm2d(members, hidden),
-                nn.GELU(),
-                StackedConv2d(members, hidden, channels, 1),
-            ]
-        )
+        super().__init__(interaction_layers(members, channels, hidden, channels))
 
     def forward(self, x: torch.Tensor, index: int | None = None) -> torch.Tensor:
         """x: (B, C, H, W) or (B, s, C, H, W) -> gate of shape (..., C, 1, 1)."""
         if x.dim() == 4:
             return self(x.unsqueeze(1), index).squeeze(1)
         return torch.sigmoid(super().forward(x.mean(dim=(-2, -1), keepdim=True), index))
+
+
+def interaction_layers(
+    members: int, channels: int, hidden: int, out: int
+) -> list[nn.Module]:
+    """Conv1x1-BN-GELU-Conv1x1 (stacked): the body of MixFormer's interaction maps."""
+    return [
+        StackedConv2d(members, channels, hidden, 1),
+        StackedBatchNorm2d(members, hidden),
+        nn.GELU(),
+        StackedConv2d(members, hidden, out, 1),
+    ]
 
 
 class SqueezeExcitation(nn.Module):

@@ -14,8 +14,8 @@ import math
 import torch
 from torch import nn
 
-from ..stacked import StackedBatchNorm2d, StackedConv2d, StackedSequential
-from .channel import ChannelGate
+from ..stacked import StackedConv2d, StackedSequential
+from .channel import ChannelGate, interaction_layers
 
 __all__ = [
     "SpatialGate",
@@ -93,14 +93,7 @@ class SpatialMap(StackedSequential):
         members: int = 1,
     ) -> None:
         hidden = max(channels // reduction, min_hidden)
-        super().__init__(
-            [
-                StackedConv2d(members, channels, hidden, 1),
-                StackedBatchNorm2d(members, hidden),
-                nn.GELU(),
-                StackedConv2d(members, hidden, 1, 1),
-            ]
-        )
+        super().__init__(interaction_layers(members, channels, hidden, 1))
 
     def forward(self, x: torch.Tensor, index: int | None = None) -> torch.Tensor:
         """x: (B, C, H, W) or (B, s, C, H, W) -> gate of shape (..., 1, H, W)."""
