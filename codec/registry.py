@@ -81,7 +81,7 @@ _ENTRIES = (
         "s2lic-paper",
         1,
         "paper size and modules (N=192, M=320, 10 slices); slow on CPUs",
-        87_213_422,
+        82_294_382,
     ),
     ModelEntry(
         "s2lic-s",
@@ -120,7 +120,9 @@ def _specs() -> dict[str, ModelSpec]:
                 depths=(3, 2, 1), heads=(16, 8, 4), stage_conv=False
             ),
             enhancement=EnhancementConfig(design="paper"),
-            entropy=ACGCConfig(contexts="paper", hyperprior="paper"),
+            entropy=ACGCConfig(
+                ep_hidden=(320, 256, 128), contexts="paper", hyperprior="paper"
+            ),
         ),
         "s2lic-s": S2LICConfig(
             analysis=TransformConfig(

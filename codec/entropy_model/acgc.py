@@ -120,7 +120,8 @@ class ACGCConfig:
         hyper_channels: hidden width of h_a / h_s.
         z_channels: channels of z.
         num_slices: channel slices S (M divisible by S).
-        ep_hidden: hidden widths of the 1x1 entropy-parameter networks.
+        ep_hidden: hidden widths of the 1x1 entropy-parameter networks (the paper's
+            g_ep: 320, 256, 128).
         lrp_hidden: hidden widths of the 3x3 latent-residual-prediction networks.
         context_width: width of the AC branches and of the AG attention (the same
             for every slice so that all slices' networks run in one batched call).
@@ -139,8 +140,8 @@ class ACGCConfig:
     hyper_channels: int = 192
     z_channels: int = 192
     num_slices: int = 10
-    ep_hidden: tuple[int, int] = (512, 384)
-    lrp_hidden: tuple[int, int] = (224, 128)
+    ep_hidden: tuple[int, ...] = (512, 384)
+    lrp_hidden: tuple[int, ...] = (224, 128)
     context_width: int = 192
     spatial_kernel: int = 5
     ag_head_dim: int = 32
@@ -206,28 +207,24 @@ def _grid_margin(t: torch.Tensor) -> float:
 
 
 def _stack(
-    members: int, in_ch: int, hidden: tuple[int, int], out_ch: int, k: int
+    members: int, in_ch: int, hidden: tuple[int, ...], out_ch: int, k: int
 ) -> StackedSequential:
-    return StackedSequential(
-        [
-            StackedConv2d(members, in_ch, hidden[0], k),
-            nn.GELU(),
-            StackedConv2d(members, hidden[0], hidden[1], k),
-            nn.GELU(),
-            StackedConv2d(members, hidden[1], out_ch, k),
-        ]
-    )
+    widths = (in_ch, *hidden)
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:], strict=True):
+        layers += [StackedConv2d(members, a, b, k), nn.GELU()]
+    return StackedSequential([*layers, StackedConv2d(members, widths[-1], out_ch, k)])
 
 
 def _pointwise(
-    members: int, in_ch: int, hidden: tuple[int, int], out_ch: int
+    members: int, in_ch: int, hidden: tuple[int, ...], out_ch: int
 ) -> StackedSequential:
     """Entropy-parameter networks: 1x1 convolutions."""
     return _stack(members, in_ch, hidden, out_ch, 1)
 
 
 def _lrp(
-    members: int, in_ch: int, hidden: tuple[int, int], out_ch: int
+    members: int, in_ch: int, hidden: tuple[int, ...], out_ch: int
 ) -> StackedSequential:
     """Latent residual prediction networks: 3x3 convolutions."""
     return _stack(members, in_ch, hidden, out_ch, 3)

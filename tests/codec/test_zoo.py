@@ -56,9 +56,10 @@ def test_paper_model_size() -> None:
     assert (cfg.entropy.contexts, cfg.entropy.hyperprior) == ("paper", "paper")
     assert (cfg.enhancement.design, cfg.enhancement.channels) == ("paper", 64)
     assert not cfg.analysis.stage_conv and not cfg.synthesis.stage_conv
+    assert cfg.entropy.ep_hidden == (320, 256, 128)  # g_ep in assets/arch.png
     with torch.device("meta"):
         model = spec.factory(cfg)
-    assert 80e6 < sum(p.numel() for p in model.parameters()) < 95e6
+    assert 75e6 < sum(p.numel() for p in model.parameters()) < 90e6
 
 
 def test_random_weights_are_reproducible() -> None:
