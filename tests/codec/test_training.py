@@ -19,12 +19,13 @@ from safetensors.torch import load_file
 
 from s2lic.codec import api
 from s2lic.codec.models.base import RDOutput
-from s2lic.codec.zoo import load_model
+from s2lic.codec.registry import get_spec
+from s2lic.codec.zoo import load_model, save_weights
 from s2lic.train import RateDistortion, TrainConfig, train
 from s2lic.train import data as data_mod
 from s2lic.train.data import DataError, RandomCrops, list_images, split_holdout
 from s2lic.train.trainer import _Run, _Schedule, amp_bf16, rd_losses
-from tests.conftest import smooth_image
+from tests.conftest import smooth_image, tiny_variant
 
 
 @pytest.fixture()
@@ -424,3 +425,19 @@ def test_resume_refuses_another_optimizer(image_dir: Path, tmp_path: Path) -> No
     with pytest.raises(ValueError, match="trained with --optimizer adamw"):
         train(_cfg(image_dir, out, steps=2, optimizer="soap"))
     assert TrainConfig(steps=1).optimizer == "soap"  # the study's winner
+
+
+def test_a_run_keeps_the_design_it_started_with(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    """A run started from weights of another design than the registry's (a migrated
+    or an older design) trains, checkpoints and resumes as that design."""
+    init = tmp_path / "v1.safetensors"
+    save_weights(get_spec("s2lic-tiny"), tiny_variant("v1"), init)
+    out = tmp_path / "run"
+    train(_cfg(image_dir, out, steps=1, ema=0.5, init=str(init)))
+    result = train(_cfg(image_dir, out, steps=2, ema=0.5, init=str(init)))
+    assert torch.load(result.checkpoint, weights_only=True)["step"] == 2
+    exported = load_model("s2lic-tiny", weights=out / "last.safetensors")
+    assert exported.spec.config.entropy.contexts == "v1"
+    assert exported.spec.config.entropy.num_slices == 4
