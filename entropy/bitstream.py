@@ -48,6 +48,8 @@ __all__ = [
     "Header",
     "Limits",
     "code_to_quality",
+    "VarintError",
+    "decode_varint",
     "encode_varint",
     "is_s2lic_file",
     "pack",
@@ -392,6 +394,38 @@ def encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
+class VarintError(ValueError):
+    """Bytes that are no varint of the format; `truncated` if the data ends first."""
+
+    def __init__(self, reason: str, truncated: bool = False) -> None:
+        super().__init__(reason)
+        self.truncated = truncated
+
+
+def decode_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """The value of the varint at `pos` and the position after it.
+
+    Raises:
+        VarintError: the data ends first, or the varint is not minimally encoded,
+            exceeds 2**32 - 1 or is longer than 5 bytes (docs/format.md, "Varints").
+    """
+    value = 0
+    for i in range(_MAX_VARINT_BYTES):
+        if pos + i >= len(data):
+            raise VarintError("is cut short", truncated=True)
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if byte < 0x80:
+            # A zero final byte adds nothing: the value had a shorter encoding, and
+            # accepting it would give one image several byte representations.
+            if byte == 0 and i > 0:
+                raise VarintError("is not minimally encoded")
+            if value > _U32_MAX:
+                raise VarintError("exceeds 2**32 - 1")
+            return value, pos + i + 1
+    raise VarintError("is longer than 5 bytes")
+
+
 def pack(container: Container) -> bytes:
     """Serialize a container to the `.s2lic` byte format.
 
@@ -490,21 +524,12 @@ def _check_magic_and_version(data: bytes) -> int:
 
 
 def _read_varint(data: bytes, pos: int, field: str) -> tuple[int, int]:
-    value = 0
-    for i in range(_MAX_VARINT_BYTES):
-        if pos + i >= len(data):
-            raise _truncated_header(data, field)
-        byte = data[pos + i]
-        value |= (byte & 0x7F) << (7 * i)
-        if byte < 0x80:
-            # A zero final byte adds nothing: the value had a shorter encoding, and
-            # accepting it would give one image several byte representations.
-            if byte == 0 and i > 0:
-                raise _MalformedHeader(f"the {field} varint is not minimally encoded")
-            if value > _U32_MAX:
-                raise _MalformedHeader(f"the {field} varint exceeds 2**32 - 1")
-            return value, pos + i + 1
-    raise _MalformedHeader(f"the {field} varint is longer than 5 bytes")
+    try:
+        return decode_varint(data, pos)
+    except VarintError as e:
+        if e.truncated:
+            raise _truncated_header(data, field) from None
+        raise _MalformedHeader(f"the {field} varint {e}") from None
 
 
 def _read_uint(data: bytes, pos: int, size: int, field: str) -> tuple[int, int]:

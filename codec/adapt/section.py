@@ -30,7 +30,7 @@ import torch
 
 from s2lic.codec.adapt.modules import FiLM, PostFilter
 from s2lic.entropy import golomb
-from s2lic.entropy.bitstream import encode_varint
+from s2lic.entropy.bitstream import VarintError, decode_varint, encode_varint
 from s2lic.entropy.errors import FormatError
 
 __all__ = [
@@ -186,7 +186,10 @@ def unpack_section(data: bytes, synthesis_dims: Sequence[int]) -> Adaptation:
                 f"corrupted adaptation data: quantisation exponent {exponent}"
             )
         module = build(kind, arg, synthesis_dims)
-        length, pos = _read_varint(data, pos)
+        try:
+            length, pos = decode_varint(data, pos)
+        except VarintError:
+            raise FormatError("corrupted adaptation data: a bad length") from None
         if pos + length > len(data):
             raise FormatError("corrupted adaptation data: a tool is cut short")
         count_values = sum(p.numel() for p in module.ordered())
@@ -202,15 +205,3 @@ def unpack_section(data: bytes, synthesis_dims: Sequence[int]) -> Adaptation:
             f"corrupted adaptation data: {len(data) - pos} bytes after the tools"
         )
     return result
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    for i in range(5):
-        if pos + i >= len(data):
-            break
-        byte = data[pos + i]
-        value |= (byte & 0x7F) << (7 * i)
-        if byte < 0x80:
-            return value, pos + i + 1
-    raise FormatError("corrupted adaptation data: a bad length")

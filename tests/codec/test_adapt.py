@@ -111,6 +111,8 @@ def _section() -> bytes:
         (lambda b: b + b"\x00", "bytes after"),
         (lambda b: b[:-1], "end early|cut short"),
         (lambda b: b[:6] + b"\xff\xff\xff\xff\xff\xff", "bad length"),
+        # The same length, not minimally encoded (one file, one byte string).
+        (lambda b: b[:6] + bytes([b[6] | 0x80, 0]) + b[7:], "bad length"),
     ],
 )
 def test_bad_sections_are_format_errors(mutate, match: str) -> None:  # type: ignore[no-untyped-def]
