@@ -1,7 +1,7 @@
 """Step size of encoder-side refinement: real cost change per quality and peak step.
 
 For each image (a centre crop), quality and step size, refines g_a's latent for
-`--steps` steps (`s2lic.codec.api.refine_image`, the path of `s2lic encode --refine`)
+`--steps` steps (`s2lic.codec.adapt.fit.refine`, the path of `s2lic encode --refine`)
 and prints the change of the real rate-distortion cost ``λ·255²·MSE + bpp`` against the
 unrefined latent (0 %: no checked latent beat it). Picks `s2lic.codec.refine.LR`;
 results in docs/refine.md.
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from s2lic.codec import api
+from s2lic.codec.adapt.fit import refine
 from s2lic.codec.image import load_image, pad_to_multiple, to_planes, to_tensor
 from s2lic.entropy.coders import get_coder
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         for q in args.qualities:
             cells = []
             for lr in args.lrs:
-                r = api.refine_image(net, x, y, planes, q, args.steps, coder, lr=lr)
+                r = refine(net, x, y, planes, q, args.steps, coder, lr=lr)
                 cells.append(
                     f"{100 * (r.cost / r.start_cost - 1):+.2f} % (step {r.step})"
                 )

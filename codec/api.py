@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
@@ -25,7 +24,6 @@ from s2lic.codec.alpha import decode_alpha, encode_alpha
 from s2lic.codec.describe import describe
 from s2lic.codec.image import (
     Planes,
-    crop,
     from_planes,
     pad_to_multiple,
     to_planes,
@@ -33,12 +31,9 @@ from s2lic.codec.image import (
     to_uint8,
 )
 from s2lic.codec.memory import decode_memory_bytes, physical_memory_bytes
-from s2lic.codec.metrics import mse
-from s2lic.codec.refine import TILING as REFINE_TILING
-from s2lic.codec.refine import Refined, StepCallback, refine_latent
+from s2lic.codec.refine import StepCallback
 from s2lic.codec.registry import DEFAULT_MODEL, DEFAULT_QUALITY, ModelSpec, spec_from_id
 from s2lic.codec.releases import default_release, read_manifest
-from s2lic.codec.tiling import Tiling
 from s2lic.codec.zoo import LoadedModel, load_model
 from s2lic.entropy.bitstream import (
     Container,
@@ -54,10 +49,6 @@ from s2lic.entropy.bitstream import (
 from s2lic.entropy.coders import DEFAULT_CODER, coder_from_id, get_coder
 from s2lic.entropy.errors import ChecksumError, FormatError, LimitError, S2LICError
 
-if TYPE_CHECKING:
-    from s2lic.codec.models.s2lic import S2LIC
-    from s2lic.entropy.coders.base import EntropyCoder
-
 __all__ = [
     "DEFAULT_QUALITY",
     "MAX_EFFORT",
@@ -68,7 +59,6 @@ __all__ = [
     "encode",
     "decode",
     "describe",
-    "refine_image",
 ]
 
 log = logging.getLogger(__name__)
@@ -267,54 +257,6 @@ def _recipe(
 
 
 @torch.inference_mode(False)
-def refine_image(
-    net: S2LIC,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    planes: Planes,
-    quality: float,
-    steps: int,
-    backend: EntropyCoder,
-    lr: float | None = None,
-    tiling: Tiling = REFINE_TILING,
-    on_step: StepCallback | None = None,
-) -> Refined:
-    """`refine_latent` of y, the latent of `planes` (padded: x), at `quality`, with
-    the real cost measured as the decoder will see the file (entropy coder `backend`,
-    8-bit pixels); `lr`, `tiling` and `on_step` as in `refine_latent`."""
-    h, w = planes.rgb.shape[:2]
-
-    def measure(candidate: torch.Tensor) -> tuple[float, float]:
-        with torch.inference_mode():
-            enc = net.compress_latent(candidate, quality, backend)
-            rgb = to_uint8(crop(net.synthesize(enc.y_hat, quality), (h, w)))
-        bits = 8 * sum(len(s) for s in enc.streams)
-        return mse(planes.rgb, rgb) / 255.0**2, bits / (h * w)
-
-    # A normal copy: y is an inference tensor, which autograd cannot use.
-    result = refine_latent(
-        net,
-        x,
-        y.clone(),
-        quality,
-        steps,
-        measure,
-        size=(h, w),
-        lr=lr,
-        tiling=tiling,
-        on_step=on_step,
-    )
-    log.debug(
-        "refined at quality %.4f: cost %.4f -> %.4f (step %d of %d)",
-        quality,
-        result.start_cost,
-        result.cost,
-        result.step,
-        steps,
-    )
-    return result
-
-
 def _search_bpp(
     encode_at: Callable[[int], bytes], target: float, planes: Planes
 ) -> bytes:

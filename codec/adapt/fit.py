@@ -32,14 +32,14 @@ from s2lic.codec.adapt.section import (
 from s2lic.codec.image import crop, to_uint8
 from s2lic.codec.metrics import mse
 from s2lic.codec.objective import RateDistortion
-from s2lic.codec.refine import StepCallback, rd_cost, refine_latent
+from s2lic.codec.refine import Refined, StepCallback, rd_cost, refine_latent
 
 if TYPE_CHECKING:
     from s2lic.codec.image import Planes
     from s2lic.codec.models.s2lic import S2LIC
     from s2lic.entropy.coders.base import EntropyCoder
 
-__all__ = ["Adapted", "adapt", "reconstruct"]
+__all__ = ["Adapted", "adapt", "reconstruct", "refine"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,24 @@ def adapt(
     c, tools, _ = best
     log.debug("adapted: cost %.5f -> %.5f with %d tools", start, c, len(tools))
     return Adapted(y, pack_section(tools) if tools else None, c, start)
+
+
+def refine(
+    net: S2LIC,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    planes: Planes,
+    quality: float,
+    steps: int,
+    backend: EntropyCoder,
+    lr: float | None = None,
+) -> Refined:
+    """Latent refinement alone, its real cost measured as a file (the unrefined
+    latent's cost included: `Refined.start_cost`); for studies of refinement."""
+    fit = _Fit(net, planes, quality, Effort(refine=steps), backend, x.device)
+    return refine_latent(
+        net, x, y.clone(), quality, steps, fit.measure, size=fit.size, lr=lr
+    )
 
 
 _Best = tuple[float, list[Tool], torch.Tensor]
