@@ -3,10 +3,10 @@
 # weights with the best known CPU recipe (SOAP, crop 256, batch 4, lr 5e-5, EMA 0.997),
 # in the background at the lowest priority, its run folder outside the work tree.
 #   scripts/cpu_round.sh NAME MINUTES [s2lic train options...]
-# MINUTES counts over all sessions of the run: a later session re-runs the command
-# with a larger MINUTES and the run resumes where it stopped. The cosine spans
-# SCHEDULE minutes (default 600: several sessions) so that a session can stop
-# mid-schedule. Run folders: $RUNS (default /work/runs).
+# MINUTES is this session's training time: a later session re-runs the command and
+# the run resumes where it stopped (with the design of its own weights). The cosine
+# spans SCHEDULE minutes trained over all sessions (default 600: several sessions), so
+# that a session can stop mid-schedule. Run folders: $RUNS (default /work/runs).
 set -euo pipefail
 name=$1 minutes=$2
 shift 2
