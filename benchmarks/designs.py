@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     tune_allocator()
     torch.set_num_threads(args.threads)
     designs: dict[str, LoadedModel] = {
-        "s2lic-s, first design (b8ec76ff)": load_model("s2lic-s"),
+        "s2lic-s, first design (shipped)": load_model("s2lic-s"),
         "s2lic-s, paper AC/AG": load_model("s2lic-s", weights=args.paper_contexts),
         "s2lic-paper (random weights)": load_model("s2lic-paper"),
     }
