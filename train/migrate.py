@@ -62,8 +62,10 @@ def to_paper_contexts(model: nn.Module) -> nn.Module:
         new = type(model)(new_cfg)
     old = model.state_dict()
     state = new.state_dict()
+    # Every key the designs share, coding tables included (`load_state` takes their
+    # stored sizes; any other shape mismatch is an error).
     for key, value in old.items():
-        if key in state and state[key].shape == value.shape:
+        if key in state:
             state[key] = value.clone()
     # AG: the attention moves, its 5x5 conv starts as 2 x identity under a 0.5 gate.
     for key, value in old.items():
@@ -84,10 +86,6 @@ def to_paper_contexts(model: nn.Module) -> nn.Module:
     for name in ("ag.channel_map", "ac.channel_map", "ac.spatial_map"):
         state[f"entropy.{name}.3.weight"].zero_()
         state[f"entropy.{name}.3.bias"].zero_()
-    # Coding tables come with the weights (their sizes depend on the trained values).
-    for key in old:
-        if key.startswith(("entropy.entropy_bottleneck._", "entropy.gaussian_")):
-            state[key] = old[key].clone()
     load_state(new, state)
     return new.train(model.training)
 

@@ -123,7 +123,6 @@ class StackedBatchNorm2d(nn.BatchNorm2d):
 
     def __init__(self, members: int, channels: int) -> None:
         super().__init__(members * channels)
-        self.members, self.channels = members, channels
 
     def forward(  # type: ignore[override]
         self, x: torch.Tensor, index: int | None = None
